@@ -20,7 +20,7 @@ struct fuzz_out {
     uint8_t *content;
     size_t len, cap;
     bool bare_seen;     /* rd.bare was already set when a line came out */
-    struct smtp_rd *rd;
+    struct smtp_data *rd;
 };
 
 static bool fuzz_line(void *arg, const char *line, size_t len)
@@ -51,26 +51,26 @@ struct fuzz_run {
 
 static void fuzz_data(struct fuzz_run *r, const uint8_t *p, size_t n, size_t piece)
 {
-    struct smtp_rd rd;
+    struct smtp_data rd;
     memset(r, 0, sizeof(*r));
     r->out.rd = &rd;
     r->end_at = (size_t)-1;
-    smtp_rd_init(&rd, fuzz_line, &r->out);
-    smtp_rd_begin_message(&rd);
-    smtp_rd_data_mode(&rd);
+    smtp_data_init(&rd, fuzz_line, &r->out);
+    smtp_data_begin_message(&rd);
+    smtp_data_dot_mode(&rd);
     size_t pos = 0;
     while (pos < n) {
         size_t want = n - pos < piece ? n - pos : piece;
-        enum smtp_rd_event ev;
-        size_t used = smtp_rd_feed(&rd, (const char *)p + pos, want, &ev);
-        if (used > want || (ev == SMTP_RD_MORE && used != want))
+        enum smtp_data_event ev;
+        size_t used = smtp_data_feed(&rd, (const char *)p + pos, want, &ev);
+        if (used > want || (ev == SMTP_DATA_MORE && used != want))
             abort();
         pos += used;
-        if (ev == SMTP_RD_END) {
+        if (ev == SMTP_DATA_END) {
             r->end_at = pos;
             break;
         }
-        if (ev != SMTP_RD_MORE)
+        if (ev != SMTP_DATA_MORE)
             abort();
     }
     r->bare = rd.bare;
@@ -87,20 +87,20 @@ static void fuzz_data(struct fuzz_run *r, const uint8_t *p, size_t n, size_t pie
 /* BDAT: chunks of `piece` octets, the last one marked LAST. */
 static void fuzz_bdat(struct fuzz_run *r, const uint8_t *p, size_t n, size_t piece)
 {
-    struct smtp_rd rd;
+    struct smtp_data rd;
     memset(r, 0, sizeof(*r));
     r->out.rd = &rd;
     r->end_at = (size_t)-1;
-    smtp_rd_init(&rd, fuzz_line, &r->out);
-    smtp_rd_begin_message(&rd);
+    smtp_data_init(&rd, fuzz_line, &r->out);
+    smtp_data_begin_message(&rd);
     size_t pos = 0;
     do {
         size_t chunk = n - pos < piece ? n - pos : piece;
         bool last = pos + chunk == n;
-        smtp_rd_chunk_mode(&rd, chunk, last, false);
-        enum smtp_rd_event ev;
-        size_t used = smtp_rd_feed(&rd, (const char *)p + pos, chunk, &ev);
-        if (used != chunk || ev != SMTP_RD_END)
+        smtp_data_chunk_mode(&rd, chunk, last, false);
+        enum smtp_data_event ev;
+        size_t used = smtp_data_feed(&rd, (const char *)p + pos, chunk, &ev);
+        if (used != chunk || ev != SMTP_DATA_END)
             abort();
         pos += used;
     } while (pos < n);

@@ -107,19 +107,22 @@ static int queue_cmd_list(void)
         msg_warn("Mail system is down -- accessing queue directly");
     buf_reset(&reply);
 
-    struct queue *q = queue_open(var_queue_directory, false, &reply);
-    if (!q) {
+    struct queue *q = queue_open_existing(var_queue_directory, &reply);
+    int rc = 0;
+    if (q) {
+        queue_print(q, stdout, queue_cmd_is_active, &active);
+        queue_close(q);
+    } else if (errno == ENOENT) {
+        fputs("Mail queue is empty\n", stdout);   /* no queue was ever created */
+    } else {
         queue_cmd_fatal("%s", buf_str(&reply));
-        buf_free(&reply);
-        return 1;
+        rc = 1;
     }
-    queue_print(q, stdout, queue_cmd_is_active, &active);
-    queue_close(q);
     for (size_t i = 0; i < active.n; i++)
         free(active.ids[i]);
     free(active.ids);
     buf_free(&reply);
-    return 0;
+    return rc;
 }
 
 /* ---- flush ---- */
@@ -203,7 +206,16 @@ static int queue_cmd_direct(struct queue_cmd_run *run, const char *arg)
 {
     if (!run->q) {
         struct buf err = BUF_INIT;
-        run->q = queue_open(var_queue_directory, false, &err);
+        run->q = queue_open_existing(var_queue_directory, &err);
+        if (!run->q && errno == ENOENT) {
+            /* No queue at all: nothing to act on. */
+            if (strcmp(arg, "ALL") != 0) {
+                msg_warn("%s: no such message", arg);
+                run->rc = 1;
+            }
+            buf_free(&err);
+            return 0;
+        }
         if (!run->q) {
             queue_cmd_fatal("%s", buf_str(&err));
             buf_free(&err);

@@ -69,7 +69,7 @@ static void serve_make_queue_dir(const char *path, uid_t uid, gid_t gid)
             msg_fatal("cannot create %s: %s", p, strerror(errno));
         *s = '/';
     }
-    if (mkdir(p, 0700) != 0 && errno != EEXIST)
+    if (mkdir(p, 0755) != 0 && errno != EEXIST)
         msg_fatal("cannot create queue_directory %s: %s", p, strerror(errno));
     if (geteuid() == 0 && chown(p, uid, gid) != 0)
         msg_fatal("cannot chown queue_directory %s: %s", p, strerror(errno));
@@ -192,6 +192,7 @@ int cmd_serve(int argc, char **argv)
     log_open("yubin", LOG_TO_TERMINAL, NULL);
     if (config_load(path, &err) != 0) {
         fprintf(stderr, "yubin: fatal: %s\n", buf_str(&err));
+        buf_free(&err);
         return 78;
     }
     serve_open_log();
@@ -269,8 +270,10 @@ int cmd_serve(int argc, char **argv)
     event_free(sigterm);
     event_free(sigint);
     event_free(sighup);
-    qmgr_free(s.qmgr);
+    /* The queue first: closing it finishes pending commits, whose callbacks
+     * still tell the queue manager about the new messages. */
     queue_close(s.queue);
+    qmgr_free(s.qmgr);
     event_base_free(s.base);
     if (tls)
         SSL_CTX_free(tls);

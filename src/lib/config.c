@@ -383,21 +383,23 @@ struct xctx {
 
 static int entry_value(struct xctx *x, struct centry *e, const char **out);
 
-/* "FILE, line N" of the innermost entry on the stack that was set in the
- * file; the file name alone when none was. */
-static void xctx_where(const struct xctx *x, int from, struct buf *b)
+/* The innermost entry on the stack, from index from up, that was set in
+ * the file: its line is the one to cite. NULL when all are defaults. */
+static const struct centry *xctx_cited(const struct xctx *x, int from)
 {
-    for (int i = x->nstack - 1; i >= from; i--) {
-        const struct centry *e = x->stack[i];
-        if (e->raw) {
-            if (e->line > 0)
-                buf_printf(b, "%s, line %d", x->st->source, e->line);
-            else
-                buf_puts(b, x->st->source);
-            return;
-        }
-    }
-    buf_puts(b, x->st->source);
+    for (int i = x->nstack - 1; i >= from; i--)
+        if (x->stack[i]->raw)
+            return x->stack[i];
+    return NULL;
+}
+
+/* "FILE, line N" of e, or the file name alone. */
+static void xctx_where(const struct xctx *x, const struct centry *e, struct buf *b)
+{
+    if (e && e->line > 0)
+        buf_printf(b, "%s, line %d", x->st->source, e->line);
+    else
+        buf_puts(b, x->st->source);
 }
 
 static void PRINTF_LIKE(2, 3) xctx_error(struct xctx *x, const char *fmt, ...)
@@ -407,9 +409,8 @@ static void PRINTF_LIKE(2, 3) xctx_error(struct xctx *x, const char *fmt, ...)
         buf_printf(&msg, "cannot expand \"%.60s%s\": ", x->text ? x->text : "",
                    x->text && strlen(x->text) > 60 ? "..." : "");
     } else {
-        const struct centry *top = x->stack[x->nstack - 1];
-        xctx_where(x, 0, &msg);
-        buf_printf(&msg, ": cannot expand %s: ", top->name);
+        xctx_where(x, xctx_cited(x, 0), &msg);
+        buf_printf(&msg, ": cannot expand %s: ", x->stack[x->nstack - 1]->name);
     }
     va_list ap;
     va_start(ap, fmt);
@@ -425,21 +426,13 @@ static void xctx_loop_error(struct xctx *x, const struct centry *again)
     int from = 0;
     while (from < x->nstack && x->stack[from] != again)
         from++;
+    /* Cite a line inside the loop, the named parameter's first: that is
+     * what to edit. */
+    const struct centry *cite = again->raw ? again : xctx_cited(x, from);
+    if (!cite)
+        cite = xctx_cited(x, 0);
     struct buf msg = BUF_INIT;
-    /* Cite the line of a parameter inside the loop, the named one first:
-     * that is what to edit. */
-    if (again->raw && again->line > 0) {
-        buf_printf(&msg, "%s, line %d", x->st->source, again->line);
-    } else {
-        bool cited = false;
-        for (int i = x->nstack - 1; i >= from && !cited; i--)
-            if (x->stack[i]->raw) {
-                xctx_where(x, i, &msg);
-                cited = true;
-            }
-        if (!cited)
-            xctx_where(x, 0, &msg);
-    }
+    xctx_where(x, cite, &msg);
     buf_printf(&msg, ": expansion loop in parameter %s: ", again->name);
     for (int i = from; i < x->nstack; i++)
         buf_printf(&msg, "%s -> ", x->stack[i]->name);
@@ -449,6 +442,26 @@ static void xctx_loop_error(struct xctx *x, const struct centry *again)
     x->errors++;
 }
 
+/* $name names nothing: usually a typo, so say so (the value is empty). */
+static void xctx_warn_unknown(struct xctx *x, const char *name)
+{
+    if (x->st->warnings >= CONFIG_MAX_WARNINGS) {
+        x->st->warnings++;      /* counted only: skip the suggestion search */
+        return;
+    }
+    struct buf where = BUF_INIT;
+    xctx_where(x, xctx_cited(x, 0), &where);
+    const char *near = config_suggest(name);
+    const char *top = x->nstack ? x->stack[x->nstack - 1]->name : "value";
+    if (near)
+        config_warn(x->st, "%s: %s refers to $%s, which is not set and not a known parameter (did you mean \"%s\"?)",
+                    buf_str(&where), top, name, near);
+    else
+        config_warn(x->st, "%s: %s refers to $%s, which is not set and not a known parameter", buf_str(&where), top,
+                    name);
+    buf_free(&where);
+}
+
 static int expand_text(struct xctx *x, const char *text, size_t len, struct buf *out);
 
 /* The expanded value of $name; "" for names neither known nor set. */
@@ -456,21 +469,8 @@ static int lookup_name(struct xctx *x, const char *name, bool warn_if_unknown, c
 {
     struct centry *e = cstate_find(x->st, name);
     if (!e) {
-        if (warn_if_unknown && x->warn && !x->st->defaults_only && x->st->warnings >= CONFIG_MAX_WARNINGS) {
-            x->st->warnings++;      /* counted only: skip the suggestion search */
-        } else if (warn_if_unknown && x->warn && !x->st->defaults_only) {
-            struct buf where = BUF_INIT;
-            xctx_where(x, 0, &where);
-            const char *near = config_suggest(name);
-            const char *top = x->nstack ? x->stack[x->nstack - 1]->name : "value";
-            if (near)
-                config_warn(x->st, "%s: %s refers to $%s, which is not set and not a known parameter "
-                            "(did you mean \"%s\"?)", buf_str(&where), top, name, near);
-            else
-                config_warn(x->st, "%s: %s refers to $%s, which is not set and not a known parameter",
-                            buf_str(&where), top, name);
-            buf_free(&where);
-        }
+        if (warn_if_unknown && x->warn && !x->st->defaults_only)
+            xctx_warn_unknown(x, name);
         *out = "";
         return 0;
     }
@@ -1003,9 +1003,64 @@ static void config_clear_vars(void)
     }
 }
 
-static int config_install(struct cstate *st, struct buf *err)
+struct err_line {
+    char *text;
+    long line;
+    size_t seq;
+};
+
+static int cmp_err_line(const void *a, const void *b)
 {
-    if (cstate_resolve(st, err) > 0) {
+    const struct err_line *x = a, *y = b;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Problems in file order: expansion and value checks find them in table
+ * order. Sorts the lines of err after offset from by their line number. */
+static void sort_errors(struct buf *err, size_t from, const char *source)
+{
+    if (!err || err->len <= from)
+        return;
+    size_t start = from && err->data[from] == '\n' ? from + 1 : from;
+    char *tail = xstrdup(err->data + start);
+    size_t n = 1;
+    for (const char *c = tail; *c; c++)
+        n += *c == '\n';
+    struct err_line *v = xmalloc(n * sizeof(*v));
+    size_t slen = strlen(source), k = 0;
+    for (char *line = tail, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        long num = 0;
+        if (strncmp(line, source, slen) == 0 && strncmp(line + slen, ", line ", 7) == 0)
+            num = strtol(line + slen + 7, NULL, 10);
+        v[k].text = line;
+        v[k].line = num;
+        v[k].seq = k;
+        k++;
+    }
+    qsort(v, k, sizeof(*v), cmp_err_line);
+    err->len = start;
+    err->data[start] = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (i > 0)
+            buf_putc(err, '\n');
+        buf_puts(err, v[i].text);
+    }
+    free(v);
+    free(tail);
+}
+
+/* Parse problems are reported together with expansion and value problems,
+ * so one run shows everything to fix. */
+static int config_install(struct cstate *st, int problems, struct buf *err)
+{
+    size_t from = err ? err->len : 0;
+    if (cstate_resolve(st, err) + problems > 0) {
+        sort_errors(err, from, st->source);
         cstate_free(st);
         return -1;
     }
@@ -1019,14 +1074,15 @@ static int config_load_text(const char *text, size_t len, const char *name, stru
 {
     struct cstate *st = cstate_new(name, false, false);
     struct parse_ctx pc = {st, err, 0};
+    size_t from = err ? err->len : 0;
     int problems = config_split_lines(text, len, name, parse_line, &pc, err);
     if (problems + pc.errors > 0) {
-        /* Still expand and check what was read: report every problem at once. */
-        (void)cstate_resolve(st, err);
-        cstate_free(st);
-        return -1;
+        /* config_install sorts only what it adds; sort all of it here. */
+        int rc = config_install(st, problems + pc.errors, err);
+        sort_errors(err, from, name);
+        return rc;
     }
-    return config_install(st, err);
+    return config_install(st, 0, err);
 }
 
 int config_load_string(const char *text, const char *name, struct buf *err)
@@ -1067,17 +1123,21 @@ static int config_load_embedded(struct buf *err)
                                                     : xasprintf("%lu", (unsigned long)getuid());
     cstate_set(st, "mail_owner", owner, 0);
     free(owner);
-    return config_install(st, err);
+    return config_install(st, 0, err);
 }
 
 static int config_load_file(const char *path, struct buf *err)
 {
+    /* Postfix's -c names a directory: accept that habit too. */
+    struct stat sb;
+    char *file = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) ? xasprintf("%s/yubin.conf", path) : xstrdup(path);
     size_t len;
-    char *text = config_read_file(path, CONFIG_MAX_FILE, &len, err);
-    if (!text)
-        return -1;
-    int rc = config_load_text(text, len, path, err);
+    char *text = config_read_file(file, CONFIG_MAX_FILE, &len, err);
+    int rc = -1;
+    if (text)
+        rc = config_load_text(text, len, file, err);
     free(text);
+    free(file);
     return rc;
 }
 

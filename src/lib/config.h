@@ -19,6 +19,7 @@
  *     maillog_file = /dev/stderr
  *     mail_owner = <login name of getuid()>  (the uid number without one)
  * A named file that does not exist is an error, never the embedded default.
+ * A named directory means DIR/yubin.conf (Postfix's -c names a directory).
  *
  * $YUBIN_DEFAULT_CONFIG, when set and not empty, replaces the default path
  * /etc/yubin/yubin.conf (tests use it to exercise the embedded default).

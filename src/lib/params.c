@@ -67,15 +67,15 @@ static char *params_default_mydomain(const struct param_env *env)
  * them never overflows a long. */
 #define SIZE_MAX_BYTES (LONG_MAX / 4)
 
-#define STR(n, d, doc_) {.name = #n, .type = P_STR, .def = d, .var = &var_##n, .doc = doc_}
-#define LIST(n, d, doc_) {.name = #n, .type = P_LIST, .def = d, .var = &var_##n, .doc = doc_}
-#define INT(n, d, lo, hi, doc_) \
+#define ROW_STR(n, d, doc_) {.name = #n, .type = P_STR, .def = d, .var = &var_##n, .doc = doc_}
+#define ROW_LIST(n, d, doc_) {.name = #n, .type = P_LIST, .def = d, .var = &var_##n, .doc = doc_}
+#define ROW_INT(n, d, lo, hi, doc_) \
     {.name = #n, .type = P_INT, .def = d, .min = lo, .max = hi, .var = &var_##n, .doc = doc_}
-#define SIZE(n, d, lo, doc_) \
+#define ROW_SIZE(n, d, lo, doc_) \
     {.name = #n, .type = P_SIZE, .def = d, .min = lo, .max = SIZE_MAX_BYTES, .var = &var_##n, .doc = doc_}
-#define TIME(n, d, u, lo, hi, doc_) \
+#define ROW_TIME(n, d, u, lo, hi, doc_) \
     {.name = #n, .type = P_TIME, .def = d, .min = lo, .max = hi, .unit = u, .var = &var_##n, .doc = doc_}
-#define BOOL(n, d, doc_) {.name = #n, .type = P_BOOL, .def = d, .var = &var_##n, .doc = doc_}
+#define ROW_BOOL(n, d, doc_) {.name = #n, .type = P_BOOL, .def = d, .var = &var_##n, .doc = doc_}
 
 const struct param param_table[] = {
     /* Identity */
@@ -84,77 +84,77 @@ const struct param param_table[] = {
             "Message-ID and bounces (default: gethostname(), plus .$mydomain or .localdomain when it has no dot)"},
     {.name = "mydomain", .type = P_STR, .compute = params_default_mydomain, .var = &var_mydomain,
      .doc = "The internet domain of this host (default: $myhostname minus its first label, else localdomain)"},
-    STR(myorigin, "$myhostname",
+    ROW_STR(myorigin, "$myhostname",
         "The domain appended to unqualified addresses in locally posted mail, and that local mail comes from"),
-    LIST(mydestination, "$myhostname, localhost.$mydomain, localhost",
+    ROW_LIST(mydestination, "$myhostname, localhost.$mydomain, localhost",
          "Domains delivered locally; do not list $mydomain on a host whose mail for that domain lives elsewhere"),
-    LIST(mynetworks, "127.0.0.0/8 [::1]/128",
+    ROW_LIST(mynetworks, "127.0.0.0/8 [::1]/128",
          "Client networks trusted to relay mail; keep it narrow, behind a proxy every client looks local"),
-    LIST(relay_domains, "",
+    ROW_LIST(relay_domains, "",
          "Domains (and their subdomains) this host forwards mail to from untrusted clients"),
-    STR(mail_name, "yubin", "The mail system name shown in the SMTP greeting and Received: headers"),
-    STR(syslog_name, "yubin", "The name that starts every log line (NAME/program[pid])"),
-    LIST(inet_interfaces, "all",
+    ROW_STR(mail_name, "yubin", "The mail system name shown in the SMTP greeting and Received: headers"),
+    ROW_STR(syslog_name, "yubin", "The name that starts every log line (NAME/program[pid])"),
+    ROW_LIST(inet_interfaces, "all",
          "The addresses this host receives mail on: all, loopback-only or a list of addresses"),
-    LIST(proxy_interfaces, "",
+    ROW_LIST(proxy_interfaces, "",
          "Addresses this host is reached on through a proxy or NAT, counted as its own"),
     /* Files, processes, logging */
-    STR(queue_directory, "/var/spool/yubin", "The directory that holds the mail queue"),
-    STR(maillog_file, "",
+    ROW_STR(queue_directory, "/var/spool/yubin", "The directory that holds the mail queue"),
+    ROW_STR(maillog_file, "",
         "The file the mail log is written to; empty means syslog (facility mail); /dev/stderr and /dev/stdout work"),
-    STR(mail_owner, "yubin", "The unprivileged user that owns the queue and runs the mail system"),
-    STR(default_privs, "nobody",
+    ROW_STR(mail_owner, "yubin", "The unprivileged user that owns the queue and runs the mail system"),
+    ROW_STR(default_privs, "nobody",
         "The user that deliveries to files and commands named in root-owned alias files run as"),
     /* SMTP server */
-    STR(smtpd_banner, "$myhostname ESMTP $mail_name", "The text after 220 in the SMTP greeting"),
-    LIST(smtpd_listen, "0.0.0.0:25 [::]:25",
+    ROW_STR(smtpd_banner, "$myhostname ESMTP $mail_name", "The text after 220 in the SMTP greeting"),
+    ROW_LIST(smtpd_listen, "0.0.0.0:25 [::]:25",
          "yubin only: the addresses and ports the SMTP server listens on, as address:port or [ipv6]:port"),
-    SIZE(message_size_limit, "10240000", 1,
+    ROW_SIZE(message_size_limit, "10240000", 1,
          "The largest message accepted, in bytes, including the envelope (advertised with SIZE)"),
-    INT(smtpd_recipient_limit, "1000", 1, 1000000, "The most recipients accepted in one message"),
-    TIME(smtpd_timeout, "300s", 's', 1, DAY,
+    ROW_INT(smtpd_recipient_limit, "1000", 1, 1000000, "The most recipients accepted in one message"),
+    ROW_TIME(smtpd_timeout, "300s", 's', 1, DAY,
          "How long the SMTP server waits for a client command or reply before it disconnects"),
-    TIME(smtpd_session_deadline, "1800s", 's', 1, 7 * DAY,
+    ROW_TIME(smtpd_session_deadline, "1800s", 's', 1, 7 * DAY,
          "yubin only: the longest an SMTP session may last in total, however active the client is"),
-    INT(smtpd_client_connection_count_limit, "50", 0, 1000000,
+    ROW_INT(smtpd_client_connection_count_limit, "50", 0, 1000000,
         "The most simultaneous connections one client address may have (0 means no limit)"),
-    INT(smtpd_session_limit, "1000", 1, 1000000,
+    ROW_INT(smtpd_session_limit, "1000", 1, 1000000,
         "yubin only: the most simultaneous SMTP sessions in total; further connections get 421"),
-    INT(smtpd_hard_error_limit, "20", 1, 1000000,
+    ROW_INT(smtpd_hard_error_limit, "20", 1, 1000000,
         "The number of errors after which the SMTP server disconnects a client"),
-    INT(smtpd_soft_error_limit, "10", 1, 1000000,
+    ROW_INT(smtpd_soft_error_limit, "10", 1, 1000000,
         "The number of errors after which the SMTP server delays each reply by smtpd_error_sleep_time"),
-    INT(smtpd_junk_command_limit, "100", 1, 1000000,
+    ROW_INT(smtpd_junk_command_limit, "100", 1, 1000000,
         "The most NOOP, VRFY, ETRN and RSET commands a session may use before they count as errors"),
-    TIME(smtpd_error_sleep_time, "1s", 's', 0, 300,
+    ROW_TIME(smtpd_error_sleep_time, "1s", 's', 0, 300,
          "The delay before replying once a client has made smtpd_soft_error_limit errors"),
-    SIZE(header_size_limit, "102400", 1, "The largest message header accepted, in bytes"),
-    INT(hopcount_limit, "50", 1, 10000,
+    ROW_SIZE(header_size_limit, "102400", 1, "The largest message header accepted, in bytes"),
+    ROW_INT(hopcount_limit, "50", 1, 10000,
         "The most Received: headers a message may have before it is refused as a loop"),
-    SIZE(queue_minfree, "0", 0,
+    ROW_SIZE(queue_minfree, "0", 0,
          "The free space in bytes the queue file system must keep; mail is refused below it (0 means no check)"),
-    BOOL(smtputf8_enable, "yes", "Announce and accept SMTPUTF8 (RFC 6531) internationalized mail"),
-    STR(smtpd_tls_cert_file, "", "The PEM file with the SMTP server's certificate (and chain)"),
-    STR(smtpd_tls_key_file, "", "The PEM file with the SMTP server's private key"),
+    ROW_BOOL(smtputf8_enable, "yes", "Announce and accept SMTPUTF8 (RFC 6531) internationalized mail"),
+    ROW_STR(smtpd_tls_cert_file, "", "The PEM file with the SMTP server's certificate (and chain)"),
+    ROW_STR(smtpd_tls_key_file, "", "The PEM file with the SMTP server's private key"),
     {.name = "smtpd_tls_security_level", .type = P_STR, .def = "", .var = &var_smtpd_tls_security_level,
      .choices = "none|may|encrypt",
      .doc = "SMTP server TLS: none, may (offer STARTTLS) or encrypt (require it); empty means none"},
     /* Queue and scheduling */
-    TIME(maximal_queue_lifetime, "5d", 'd', 0, 100 * DAY,
+    ROW_TIME(maximal_queue_lifetime, "5d", 'd', 0, 100 * DAY,
          "How long a message may stay in the queue before it is returned as undeliverable (0: try once)"),
-    TIME(bounce_queue_lifetime, "5d", 'd', 0, 100 * DAY,
+    ROW_TIME(bounce_queue_lifetime, "5d", 'd', 0, 100 * DAY,
          "The same for bounces (mail from the null sender); no longer than maximal_queue_lifetime"),
-    TIME(minimal_backoff_time, "300s", 's', 1, 7 * DAY,
+    ROW_TIME(minimal_backoff_time, "300s", 's', 1, 7 * DAY,
          "The shortest wait before a deferred message is tried again"),
-    TIME(maximal_backoff_time, "4000s", 's', 1, 7 * DAY,
+    ROW_TIME(maximal_backoff_time, "4000s", 's', 1, 7 * DAY,
          "The longest wait before a deferred message is tried again"),
-    TIME(queue_run_delay, "300s", 's', 1, 7 * DAY, "How often the deferred queue is scanned"),
-    TIME(delay_warning_time, "0h", 'h', 0, 100 * DAY,
+    ROW_TIME(queue_run_delay, "300s", 's', 1, 7 * DAY, "How often the deferred queue is scanned"),
+    ROW_TIME(delay_warning_time, "0h", 'h', 0, 100 * DAY,
          "Warn the sender once a message has been delayed this long (0 means never)"),
     /* Local delivery */
-    LIST(alias_maps, "hash:/etc/aliases",
+    ROW_LIST(alias_maps, "hash:/etc/aliases",
          "The alias tables local delivery consults, in /etc/aliases syntax"),
-    LIST(alias_database, "hash:/etc/aliases", "The alias tables newaliases checks"),
+    ROW_LIST(alias_database, "hash:/etc/aliases", "The alias tables newaliases checks"),
 };
 
 const size_t param_count = ARRAY_LEN(param_table);

@@ -33,9 +33,10 @@ char *queue_path(const char *dir, const char *name)
 
 /* mkdir that tolerates an existing directory; the mode is set explicitly
  * because the umask must not weaken 01733 on maildrop/. */
-static int queue_mkdir(const char *path, mode_t mode, struct buf *err)
+static int queue_mkdir(const char *path, mode_t mode, bool *created, struct buf *err)
 {
     if (mkdir(path, 0700) == 0) {
+        *created = true;
         if (chmod(path, mode) < 0) {
             buf_printf(err, "chmod %s: %s", path, strerror(errno));
             return -1;
@@ -120,7 +121,7 @@ static void queue_purge_tmp(struct queue *q)
     closedir(d);
 }
 
-struct queue *queue_open(const char *dir, bool recover, struct buf *err)
+static struct queue *queue_open_tree(const char *dir, bool recover, bool create, struct buf *err)
 {
     struct buf dummy = BUF_INIT;
     if (!err)
@@ -134,7 +135,7 @@ struct queue *queue_open(const char *dir, bool recover, struct buf *err)
     q->maildrop = queue_path(dir, "maildrop");
     q->tmp = queue_path(dir, "tmp");
     q->messages_fd = q->pipe_rd = q->pipe_wr = -1;
-    q->want_threads = 1;
+    q->want_threads = QUEUE_DEFAULT_COMMITTERS;
     q->pending_tail = &q->pending;
     q->done_tail = &q->done;
     pthread_mutex_init(&q->lock, NULL);
@@ -149,14 +150,24 @@ struct queue *queue_open(const char *dir, bool recover, struct buf *err)
         {q->dir, 0755},      {q->messages, 0700}, {q->hold, 0700}, {q->defer, 0700},
         {q->corrupt, 0700},  {q->maildrop, 01733}, {q->tmp, 0700},
     };
-    for (size_t i = 0; i < ARRAY_LEN(dirs); i++)
-        if (queue_mkdir(dirs[i].path, dirs[i].mode, err) < 0)
+    bool created = false;
+    for (size_t i = 0; create && i < ARRAY_LEN(dirs); i++)
+        if (queue_mkdir(dirs[i].path, dirs[i].mode, &created, err) < 0)
             goto fail;
+    /* New subdirectories must survive a crash like the files in them. */
+    if (created && fsync_dir(q->dir) < 0) {
+        buf_printf(err, "fsync %s: %s", q->dir, strerror(errno));
+        goto fail;
+    }
 
     q->messages_fd = open(q->messages, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (q->messages_fd < 0) {
-        buf_printf(err, "open %s: %s", q->messages, strerror(errno));
-        goto fail;
+        int e = errno;
+        buf_printf(err, "open %s: %s", q->messages, strerror(e));
+        buf_free(&dummy);
+        queue_close(q);
+        errno = e;
+        return NULL;
     }
     if (recover) {
         queue_recover_messages(q);
@@ -168,6 +179,16 @@ fail:
     buf_free(&dummy);
     queue_close(q);
     return NULL;
+}
+
+struct queue *queue_open(const char *dir, bool recover, struct buf *err)
+{
+    return queue_open_tree(dir, recover, true, err);
+}
+
+struct queue *queue_open_existing(const char *dir, struct buf *err)
+{
+    return queue_open_tree(dir, false, false, err);
 }
 
 void queue_close(struct queue *q)

@@ -45,10 +45,16 @@ struct queue_writer;
 
 /*
  * Open (and create when missing) the queue directory tree. With
- * recover=true (the daemon at start) unfinished files are removed and
+ * recover=true (the daemon at start) unfinished files are removed, files
+ * that end like finished ones but do not parse are moved to corrupt/, and
  * stale tmp/ files purged, each logged. NULL with a message in err.
  */
 struct queue *queue_open(const char *dir, bool recover, struct buf *err);
+/* For command-line tools: open the tree without creating anything (a root
+ * "mailq" before the first daemon start must not leave root-owned
+ * directories the daemon cannot use). NULL with errno ENOENT when there is
+ * no queue yet. */
+struct queue *queue_open_existing(const char *dir, struct buf *err);
 /* Stops the committer threads after their current round, runs the
  * callbacks of commits still outstanding, and frees q. Writers that were
  * never committed or aborted must be gone before. */
@@ -59,14 +65,17 @@ const char *queue_dir(const struct queue *q);
  * one, queue_writer_commit() completes synchronously in the caller. */
 void queue_set_event_base(struct queue *q, struct event_base *base);
 
-/* Number of committer threads (group-commit parallelism); default 1.
- * Threads start at the first commit on an event loop; raising n later adds
- * threads, lowering it has no effect until queue_close(). */
+/* Number of committer threads (group-commit parallelism); default 4
+ * (concurrent fdatasyncs share the file system's journal commits, see the
+ * numbers in queue_store.c). Threads start at the first commit on an event
+ * loop; before that n sets the count (1..64), afterwards it can only add
+ * threads. */
 void queue_set_committers(struct queue *q, int n);
 
 /*
  * Start a message: creates messages/QID with O_EXCL and writes the envelope.
- * NULL on error with errno set (ENOSPC, EEXIST, EIO ...).
+ * NULL on error with errno set (ENOSPC, EEXIST, EIO ...; EINVAL for an
+ * invalid queue ID or an envelope qf_envelope_check() refuses).
  */
 struct queue_writer *queue_writer_create(struct queue *q, const char *qid, struct envelope *env);
 /* Append content (buffered). -1 with errno on error; the writer is then

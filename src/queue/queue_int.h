@@ -15,6 +15,8 @@
 
 struct event;
 
+#define QUEUE_DEFAULT_COMMITTERS 4
+
 struct queue {
     char *dir;
     char *messages, *hold, *defer, *corrupt, *maildrop, *tmp;

@@ -10,6 +10,15 @@
  * the callbacks then run on the loop thread. libevent is only ever touched
  * from the loop thread, so no evthread locking is needed.
  *
+ * Several committers run at once (default 4) because concurrent fdatasyncs
+ * are what the file system merges into one journal commit and one cache
+ * flush; a single thread syncing a round's files one after another pays a
+ * flush for each. Measured on ext4 on a shared virtual disk, 2000 commits
+ * of 5 KB from 20 concurrent writers: while cache flushes were slow (7 ms
+ * for a lone commit) 1 committer made about 300 msg/s with one directory
+ * fsync per 10 messages, 4 committers 1700-2800 msg/s with one per 2;
+ * while flushes were fast (0.7 ms) both made 2400-7000 msg/s.
+ *
  * Errors: any write, fdatasync, close or directory fsync failure removes the
  * file and reports errno. An fdatasync is never retried: after a writeback
  * error Linux may have dropped the dirty pages, and a second fsync would
@@ -182,6 +191,17 @@ static int queue_file_sync(int fd)
 static void queue_sync_group(struct queue *q, struct queue_writer *list)
 {
     unsigned long ok = 0, files = 0, dirs = 0, failed = 0;
+    /*
+     * Start writeback of every file in the round before waiting on any.
+     * With delayed allocation each file's blocks are otherwise allocated
+     * only inside its own fdatasync, so every file would need its own
+     * journal commit; started together, one commit covers the round and
+     * the later fdatasyncs find their metadata already on disk. Only a
+     * hint: errors surface in the fdatasync below.
+     */
+    for (struct queue_writer *w = list; w; w = w->next)
+        if (!w->err)
+            (void)sync_file_range(w->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     for (struct queue_writer *w = list; w; w = w->next) {
         if (!w->err) {
             files++;
@@ -312,6 +332,9 @@ static void queue_start_committers(struct queue *q)
 void queue_set_committers(struct queue *q, int n)
 {
     pthread_mutex_lock(&q->lock);
+    /* Before any thread runs, the default can still be lowered. */
+    if (q->nthreads == 0)
+        q->want_threads = 1;
     if (n < 1)
         n = 1;
     if (n > 64)

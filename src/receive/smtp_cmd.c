@@ -29,7 +29,7 @@
 static const struct {
     const char *name;
     enum smtp_verb verb;
-} verbs[] = {
+} smtp_cmd_verbs[] = {
     {"HELO", SMTP_HELO}, {"EHLO", SMTP_EHLO}, {"MAIL", SMTP_MAIL}, {"RCPT", SMTP_RCPT},
     {"DATA", SMTP_DATA}, {"BDAT", SMTP_BDAT}, {"RSET", SMTP_RSET}, {"NOOP", SMTP_NOOP},
     {"QUIT", SMTP_QUIT}, {"VRFY", SMTP_VRFY}, {"EXPN", SMTP_EXPN}, {"HELP", SMTP_HELP},
@@ -38,10 +38,10 @@ static const struct {
 
 /* Postfix's smtpd_forbidden_commands: what a browser or proxy client sends
  * when it is tricked into talking to port 25. */
-static const char *const forbidden_words[] = {"GET", "POST", "CONNECT", "HEAD", "PUT", "OPTIONS"};
+static const char *const smtp_cmd_forbidden_words[] = {"GET", "POST", "CONNECT", "HEAD", "PUT", "OPTIONS"};
 
-static const char *const reply_unknown = "500 5.5.2 Error: command not recognized";
-static const char *const reply_bad_syntax = "500 5.5.2 Error: bad syntax";
+static const char *const smtp_cmd_reply_unknown = "500 5.5.2 Error: command not recognized";
+static const char *const smtp_cmd_reply_bad_syntax = "500 5.5.2 Error: bad syntax";
 
 const char *smtp_verb_name(enum smtp_verb v)
 {
@@ -76,48 +76,48 @@ void smtp_cmd_free(struct smtp_cmd *c)
     c->orcpt = NULL;
 }
 
-static bool is_alpha(unsigned char c)
+static bool smtp_cmd_is_alpha(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-static bool is_digit(unsigned char c)
+static bool smtp_cmd_is_digit(unsigned char c)
 {
     return c >= '0' && c <= '9';
 }
 
-static bool is_space(unsigned char c)
+static bool smtp_cmd_is_space(unsigned char c)
 {
     return c == ' ' || c == '\t';
 }
 
 /* "Host:", "User-Agent:": a header line sent as if it were a command. */
-static bool looks_like_header(const char *w, size_t n)
+static bool smtp_cmd_looks_like_header(const char *w, size_t n)
 {
     if (n < 2 || w[n - 1] != ':')
         return false;
     for (size_t i = 0; i + 1 < n; i++) {
         unsigned char c = (unsigned char)w[i];
-        if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '_')
+        if (!smtp_cmd_is_alpha(c) && !smtp_cmd_is_digit(c) && c != '-' && c != '_')
             return false;
     }
     return true;
 }
 
-static bool word_is(const char *w, size_t n, const char *name)
+static bool smtp_cmd_word_is(const char *w, size_t n, const char *name)
 {
     return strlen(name) == n && ascii_strncasecmp(w, name, n) == 0;
 }
 
 /* Parse a decimal uint64; false on empty, non-digit or overflow. */
-static bool parse_u64(const char *s, size_t n, uint64_t *out, bool *overflow)
+static bool smtp_cmd_parse_u64(const char *s, size_t n, uint64_t *out, bool *overflow)
 {
     *overflow = false;
     if (n == 0)
         return false;
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!is_digit((unsigned char)s[i]))
+        if (!smtp_cmd_is_digit((unsigned char)s[i]))
             return false;
         unsigned d = (unsigned)(s[i] - '0');
         if (v > (UINT64_MAX - d) / 10) {
@@ -131,20 +131,20 @@ static bool parse_u64(const char *s, size_t n, uint64_t *out, bool *overflow)
 }
 
 /* esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-") */
-static bool keyword_valid(const char *s, size_t n)
+static bool smtp_cmd_keyword_valid(const char *s, size_t n)
 {
-    if (n == 0 || !(is_alpha((unsigned char)s[0]) || is_digit((unsigned char)s[0])))
+    if (n == 0 || !(smtp_cmd_is_alpha((unsigned char)s[0]) || smtp_cmd_is_digit((unsigned char)s[0])))
         return false;
     for (size_t i = 1; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (!is_alpha(c) && !is_digit(c) && c != '-')
+        if (!smtp_cmd_is_alpha(c) && !smtp_cmd_is_digit(c) && c != '-')
             return false;
     }
     return true;
 }
 
 /* esmtp-value = 1*(%d33-60 / %d62-126), plus UTF-8 octets (RFC 6531). */
-static bool value_valid(const char *s, size_t n)
+static bool smtp_cmd_value_valid(const char *s, size_t n)
 {
     if (n == 0)
         return false;
@@ -156,7 +156,7 @@ static bool value_valid(const char *s, size_t n)
     return true;
 }
 
-static const char *unsupported(struct smtp_cmd *out, const char *kw, size_t kwlen,
+static const char *smtp_cmd_unsupported(struct smtp_cmd *out, const char *kw, size_t kwlen,
                                const char *val, size_t vallen, bool has_val)
 {
     snprintf(out->errbuf, sizeof(out->errbuf), "555 5.5.4 Unsupported option: %.*s%s%.*s",
@@ -164,7 +164,7 @@ static const char *unsupported(struct smtp_cmd *out, const char *kw, size_t kwle
     return out->errbuf;
 }
 
-static const char *parse_notify(struct smtp_cmd *out, const char *v, size_t n)
+static const char *smtp_cmd_parse_notify(struct smtp_cmd *out, const char *v, size_t n)
 {
     unsigned bits = 0;
     size_t i = 0;
@@ -174,13 +174,13 @@ static const char *parse_notify(struct smtp_cmd *out, const char *v, size_t n)
             j++;
         const char *item = v + i;
         size_t len = j - i;
-        if (word_is(item, len, "NEVER"))
+        if (smtp_cmd_word_is(item, len, "NEVER"))
             bits |= DSN_NOTIFY_NEVER;
-        else if (word_is(item, len, "SUCCESS"))
+        else if (smtp_cmd_word_is(item, len, "SUCCESS"))
             bits |= DSN_NOTIFY_SUCCESS;
-        else if (word_is(item, len, "FAILURE"))
+        else if (smtp_cmd_word_is(item, len, "FAILURE"))
             bits |= DSN_NOTIFY_FAILURE;
-        else if (word_is(item, len, "DELAY"))
+        else if (smtp_cmd_word_is(item, len, "DELAY"))
             bits |= DSN_NOTIFY_DELAY;
         else
             return "501 5.5.4 Error: Bad NOTIFY parameter syntax";
@@ -195,21 +195,21 @@ static const char *parse_notify(struct smtp_cmd *out, const char *v, size_t n)
 
 /* ORCPT=addr-type;xtext. The decoded value is stored as "type;address"
  * with the type lower-cased; an "rfc822" value must be a valid address. */
-static const char *parse_orcpt(struct smtp_cmd *out, const char *v, size_t n)
+static const char *smtp_cmd_parse_orcpt(struct smtp_cmd *out, const char *v, size_t n)
 {
     static const char *const bad = "501 5.5.4 Error: Bad ORCPT parameter syntax";
     const char *semi = memchr(v, ';', n);
     if (!semi)
         return bad;
     size_t tlen = (size_t)(semi - v);
-    if (!keyword_valid(v, tlen) || tlen > 32)
+    if (!smtp_cmd_keyword_valid(v, tlen) || tlen > 32)
         return bad;
     char *decoded = xtext_decode(semi + 1, n - tlen - 1, ORCPT_MAX);
     if (!decoded || !*decoded) {
         free(decoded);
         return bad;
     }
-    if (word_is(v, tlen, "rfc822")) {
+    if (smtp_cmd_word_is(v, tlen, "rfc822")) {
         struct mailaddr a;
         if (addr_parse_plain(decoded, ADDR_ALLOW_UNQUALIFIED | ADDR_ALLOW_UTF8, &a) != ADDR_OK) {
             free(decoded);
@@ -231,61 +231,61 @@ enum {
 };
 
 /* One "KEYWORD[=value]" of MAIL FROM. */
-static const char *mail_param(struct smtp_cmd *out, unsigned flags, const char *kw, size_t kwlen,
+static const char *smtp_cmd_mail_param(struct smtp_cmd *out, unsigned flags, const char *kw, size_t kwlen,
                               const char *val, size_t vallen, bool has_val, unsigned *seen)
 {
-    if (word_is(kw, kwlen, "SIZE")) {
+    if (smtp_cmd_word_is(kw, kwlen, "SIZE")) {
         if (*seen & SEEN_SIZE)
             return "501 5.5.4 Error: duplicate SIZE parameter";
         *seen |= SEEN_SIZE;
         if (!has_val)
             return "501 5.5.4 Error: Bad SIZE parameter syntax";
         for (size_t i = 0; i < vallen; i++)
-            if (!is_digit((unsigned char)val[i]))
+            if (!smtp_cmd_is_digit((unsigned char)val[i]))
                 return "501 5.5.4 Error: Bad SIZE parameter syntax";
         /* All digits but more than 64 bits: bigger than any limit we have. */
         bool overflow;
-        if (vallen > SIZE_DIGITS_MAX || !parse_u64(val, vallen, &out->size, &overflow))
+        if (vallen > SIZE_DIGITS_MAX || !smtp_cmd_parse_u64(val, vallen, &out->size, &overflow))
             return "552 5.3.4 Message size exceeds fixed limit";
         out->has_size = true;
         return NULL;
     }
-    if (word_is(kw, kwlen, "BODY")) {
+    if (smtp_cmd_word_is(kw, kwlen, "BODY")) {
         if (*seen & SEEN_BODY)
             return "501 5.5.4 Error: duplicate BODY parameter";
         *seen |= SEEN_BODY;
-        if (has_val && word_is(val, vallen, "7BIT"))
+        if (has_val && smtp_cmd_word_is(val, vallen, "7BIT"))
             out->body = BODY_7BIT;
-        else if (has_val && word_is(val, vallen, "8BITMIME"))
+        else if (has_val && smtp_cmd_word_is(val, vallen, "8BITMIME"))
             out->body = BODY_8BITMIME;
-        else if (has_val && word_is(val, vallen, "BINARYMIME"))
+        else if (has_val && smtp_cmd_word_is(val, vallen, "BINARYMIME"))
             out->body = BODY_BINARYMIME;
         else
             return "501 5.5.4 Error: Bad BODY parameter syntax";
         return NULL;
     }
-    if (word_is(kw, kwlen, "SMTPUTF8")) {
+    if (smtp_cmd_word_is(kw, kwlen, "SMTPUTF8")) {
         if (!(flags & SMTP_CMD_ALLOW_UTF8) || has_val)
-            return unsupported(out, kw, kwlen, val, vallen, has_val);
+            return smtp_cmd_unsupported(out, kw, kwlen, val, vallen, has_val);
         if (*seen & SEEN_SMTPUTF8)
             return "501 5.5.4 Error: duplicate SMTPUTF8 parameter";
         *seen |= SEEN_SMTPUTF8;
         out->smtputf8 = true;
         return NULL;
     }
-    if (word_is(kw, kwlen, "RET")) {
+    if (smtp_cmd_word_is(kw, kwlen, "RET")) {
         if (*seen & SEEN_RET)
             return "501 5.5.4 Error: duplicate RET parameter";
         *seen |= SEEN_RET;
-        if (has_val && word_is(val, vallen, "FULL"))
+        if (has_val && smtp_cmd_word_is(val, vallen, "FULL"))
             out->ret = DSN_RET_FULL;
-        else if (has_val && word_is(val, vallen, "HDRS"))
+        else if (has_val && smtp_cmd_word_is(val, vallen, "HDRS"))
             out->ret = DSN_RET_HDRS;
         else
             return "501 5.5.4 Error: Bad RET parameter syntax";
         return NULL;
     }
-    if (word_is(kw, kwlen, "ENVID")) {
+    if (smtp_cmd_word_is(kw, kwlen, "ENVID")) {
         if (*seen & SEEN_ENVID)
             return "501 5.5.4 Error: duplicate ENVID parameter";
         *seen |= SEEN_ENVID;
@@ -294,60 +294,60 @@ static const char *mail_param(struct smtp_cmd *out, unsigned flags, const char *
             return "501 5.5.4 Error: Bad ENVID parameter syntax";
         return NULL;
     }
-    return unsupported(out, kw, kwlen, val, vallen, has_val);
+    return smtp_cmd_unsupported(out, kw, kwlen, val, vallen, has_val);
 }
 
 /* One "KEYWORD[=value]" of RCPT TO. */
-static const char *rcpt_param(struct smtp_cmd *out, const char *kw, size_t kwlen, const char *val,
+static const char *smtp_cmd_rcpt_param(struct smtp_cmd *out, const char *kw, size_t kwlen, const char *val,
                               size_t vallen, bool has_val, unsigned *seen)
 {
-    if (word_is(kw, kwlen, "NOTIFY")) {
+    if (smtp_cmd_word_is(kw, kwlen, "NOTIFY")) {
         if (*seen & SEEN_NOTIFY)
             return "501 5.5.4 Error: duplicate NOTIFY parameter";
         *seen |= SEEN_NOTIFY;
         if (!has_val)
             return "501 5.5.4 Error: Bad NOTIFY parameter syntax";
-        return parse_notify(out, val, vallen);
+        return smtp_cmd_parse_notify(out, val, vallen);
     }
-    if (word_is(kw, kwlen, "ORCPT")) {
+    if (smtp_cmd_word_is(kw, kwlen, "ORCPT")) {
         if (*seen & SEEN_ORCPT)
             return "501 5.5.4 Error: duplicate ORCPT parameter";
         *seen |= SEEN_ORCPT;
         if (!has_val)
             return "501 5.5.4 Error: Bad ORCPT parameter syntax";
-        return parse_orcpt(out, val, vallen);
+        return smtp_cmd_parse_orcpt(out, val, vallen);
     }
-    return unsupported(out, kw, kwlen, val, vallen, has_val);
+    return smtp_cmd_unsupported(out, kw, kwlen, val, vallen, has_val);
 }
 
 /* The ESMTP parameters after the path: SP-separated KEYWORD[=value]. */
-static const char *parse_params(struct smtp_cmd *out, unsigned flags, const char *p, const char *end)
+static const char *smtp_cmd_parse_params(struct smtp_cmd *out, unsigned flags, const char *p, const char *end)
 {
     unsigned seen = 0;
     for (;;) {
-        while (p < end && is_space((unsigned char)*p))
+        while (p < end && smtp_cmd_is_space((unsigned char)*p))
             p++;
         if (p >= end)
             return NULL;
         const char *tok = p;
-        while (p < end && !is_space((unsigned char)*p))
+        while (p < end && !smtp_cmd_is_space((unsigned char)*p))
             p++;
         const char *eq = memchr(tok, '=', (size_t)(p - tok));
         size_t kwlen = eq ? (size_t)(eq - tok) : (size_t)(p - tok);
         const char *val = eq ? eq + 1 : p;
         size_t vallen = (size_t)(p - val);
-        if (!keyword_valid(tok, kwlen) || (eq && !value_valid(val, vallen)))
+        if (!smtp_cmd_keyword_valid(tok, kwlen) || (eq && !smtp_cmd_value_valid(val, vallen)))
             return "501 5.5.4 Error: Bad parameter syntax";
         const char *err = out->verb == SMTP_MAIL
-                              ? mail_param(out, flags, tok, kwlen, val, vallen, eq != NULL, &seen)
-                              : rcpt_param(out, tok, kwlen, val, vallen, eq != NULL, &seen);
+                              ? smtp_cmd_mail_param(out, flags, tok, kwlen, val, vallen, eq != NULL, &seen)
+                              : smtp_cmd_rcpt_param(out, tok, kwlen, val, vallen, eq != NULL, &seen);
         if (err)
             return err;
     }
 }
 
 /* "FROM:<path> params" / "TO:<path> params". */
-static const char *parse_mail_rcpt(struct smtp_cmd *out, unsigned flags)
+static const char *smtp_cmd_parse_mail_rcpt(struct smtp_cmd *out, unsigned flags)
 {
     bool mail = out->verb == SMTP_MAIL;
     const char *kw = mail ? "FROM:" : "TO:";
@@ -359,7 +359,7 @@ static const char *parse_mail_rcpt(struct smtp_cmd *out, unsigned flags)
         return syntax;
     p += kwlen;
     /* "MAIL FROM: <a@b>" is common enough that Postfix and Sendmail accept it. */
-    while (p < end && is_space((unsigned char)*p))
+    while (p < end && smtp_cmd_is_space((unsigned char)*p))
         p++;
     if (p >= end)
         return syntax;
@@ -373,10 +373,10 @@ static const char *parse_mail_rcpt(struct smtp_cmd *out, unsigned flags)
     if (e != ADDR_OK || consumed == 0 || consumed > (size_t)(end - p))
         return mail ? "501 5.1.7 Bad sender address syntax" : "501 5.1.3 Bad recipient address syntax";
     p += consumed;
-    if (p < end && !is_space((unsigned char)*p))
+    if (p < end && !smtp_cmd_is_space((unsigned char)*p))
         return mail ? "501 5.1.7 Bad sender address syntax" : "501 5.1.3 Bad recipient address syntax";
 
-    const char *err = parse_params(out, flags, p, end);
+    const char *err = smtp_cmd_parse_params(out, flags, p, end);
     if (err)
         return err;
     bool utf8_ok = mail ? out->smtputf8 : (flags & SMTP_CMD_ALLOW_UTF8) != 0;
@@ -386,24 +386,24 @@ static const char *parse_mail_rcpt(struct smtp_cmd *out, unsigned flags)
 }
 
 /* "BDAT chunk-size [LAST]" (RFC 3030). */
-static const char *parse_bdat(struct smtp_cmd *out)
+static const char *smtp_cmd_parse_bdat(struct smtp_cmd *out)
 {
     static const char *const syntax = "501 5.5.4 Syntax: BDAT count [LAST]";
     const char *p = out->arg, *end = out->arg + out->arg_len;
     const char *num = p;
-    while (p < end && is_digit((unsigned char)*p))
+    while (p < end && smtp_cmd_is_digit((unsigned char)*p))
         p++;
     bool overflow;
     if (p == num || (size_t)(p - num) > SIZE_DIGITS_MAX ||
-        !parse_u64(num, (size_t)(p - num), &out->chunk_size, &overflow))
+        !smtp_cmd_parse_u64(num, (size_t)(p - num), &out->chunk_size, &overflow))
         return syntax;
     if (p == end)
         return NULL;
-    if (!is_space((unsigned char)*p))
+    if (!smtp_cmd_is_space((unsigned char)*p))
         return syntax;
-    while (p < end && is_space((unsigned char)*p))
+    while (p < end && smtp_cmd_is_space((unsigned char)*p))
         p++;
-    if (!word_is(p, (size_t)(end - p), "LAST"))
+    if (!smtp_cmd_word_is(p, (size_t)(end - p), "LAST"))
         return syntax;
     out->last = true;
     return NULL;
@@ -416,35 +416,35 @@ const char *smtp_cmd_parse(const char *line, size_t len, unsigned flags, struct 
     out->arg = line + len;
 
     const char *p = line, *end = line + len;
-    while (p < end && is_space((unsigned char)*p))
+    while (p < end && smtp_cmd_is_space((unsigned char)*p))
         p++;
     const char *word = p;
-    while (p < end && !is_space((unsigned char)*p))
+    while (p < end && !smtp_cmd_is_space((unsigned char)*p))
         p++;
     size_t wlen = (size_t)(p - word);
     if (wlen == 0)
-        return reply_bad_syntax;
+        return smtp_cmd_reply_bad_syntax;
 
-    for (size_t i = 0; i < ARRAY_LEN(verbs); i++) {
-        if (word_is(word, wlen, verbs[i].name)) {
-            out->verb = verbs[i].verb;
+    for (size_t i = 0; i < ARRAY_LEN(smtp_cmd_verbs); i++) {
+        if (smtp_cmd_word_is(word, wlen, smtp_cmd_verbs[i].name)) {
+            out->verb = smtp_cmd_verbs[i].verb;
             break;
         }
     }
     if (out->verb == SMTP_UNKNOWN) {
-        bool forbidden = !is_alpha((unsigned char)word[0]) || looks_like_header(word, wlen);
-        for (size_t i = 0; i < ARRAY_LEN(forbidden_words) && !forbidden; i++)
-            forbidden = word_is(word, wlen, forbidden_words[i]);
+        bool forbidden = !smtp_cmd_is_alpha((unsigned char)word[0]) || smtp_cmd_looks_like_header(word, wlen);
+        for (size_t i = 0; i < ARRAY_LEN(smtp_cmd_forbidden_words) && !forbidden; i++)
+            forbidden = smtp_cmd_word_is(word, wlen, smtp_cmd_forbidden_words[i]);
         if (forbidden) {
             out->verb = SMTP_FORBIDDEN;
             return "221 2.7.0 Error: I can break rules, too. Goodbye.";
         }
-        return reply_unknown;
+        return smtp_cmd_reply_unknown;
     }
 
-    while (p < end && is_space((unsigned char)*p))
+    while (p < end && smtp_cmd_is_space((unsigned char)*p))
         p++;
-    while (end > p && is_space((unsigned char)end[-1]))
+    while (end > p && smtp_cmd_is_space((unsigned char)end[-1]))
         end--;
     out->arg = p;
     out->arg_len = (size_t)(end - p);
@@ -457,11 +457,11 @@ const char *smtp_cmd_parse(const char *line, size_t len, unsigned flags, struct 
         return has_arg ? NULL : "501 5.5.4 Syntax: EHLO hostname";
     case SMTP_MAIL:
     case SMTP_RCPT:
-        return parse_mail_rcpt(out, flags);
+        return smtp_cmd_parse_mail_rcpt(out, flags);
     case SMTP_DATA:
         return has_arg ? "501 5.5.4 Syntax: DATA" : NULL;
     case SMTP_BDAT:
-        return parse_bdat(out);
+        return smtp_cmd_parse_bdat(out);
     case SMTP_RSET:
         return has_arg ? "501 5.5.4 Syntax: RSET" : NULL;
     case SMTP_QUIT:

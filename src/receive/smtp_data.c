@@ -20,24 +20,24 @@
 /* Longest content of a text line: 1000 octets minus CRLF. */
 #define TEXT_CONTENT_MAX (SMTP_TEXT_LINE_MAX - 2)
 
-void smtp_rd_init(struct smtp_rd *rd, smtp_rd_line_fn fn, void *arg)
+void smtp_data_init(struct smtp_data *rd, smtp_data_line_fn fn, void *arg)
 {
     memset(rd, 0, sizeof(*rd));
     rd->line_fn = fn;
     rd->arg = arg;
-    rd->mode = SMTP_RD_CMD;
+    rd->mode = SMTP_DATA_MODE_CMD;
 }
 
-void smtp_rd_command_mode(struct smtp_rd *rd)
+void smtp_data_command_mode(struct smtp_data *rd)
 {
-    rd->mode = SMTP_RD_CMD;
+    rd->mode = SMTP_DATA_MODE_CMD;
     rd->cmd_len = 0;
     rd->cmd_cr = false;
     rd->cmd_skipping = false;
     rd->cmd_complete = false;
 }
 
-void smtp_rd_begin_message(struct smtp_rd *rd)
+void smtp_data_begin_message(struct smtp_data *rd)
 {
     rd->line_len = 0;
     rd->line_cr = false;
@@ -50,20 +50,21 @@ void smtp_rd_begin_message(struct smtp_rd *rd)
     rd->discard = false;
 }
 
-void smtp_rd_data_mode(struct smtp_rd *rd)
+void smtp_data_dot_mode(struct smtp_data *rd)
 {
-    rd->mode = SMTP_RD_DATA;
+    rd->mode = SMTP_DATA_MODE_DATA;
 }
 
-void smtp_rd_chunk_mode(struct smtp_rd *rd, uint64_t size, bool last, bool discard)
+void smtp_data_chunk_mode(struct smtp_data *rd, uint64_t size, bool last, bool discard)
 {
-    rd->mode = SMTP_RD_CHUNK;
+    rd->mode = SMTP_DATA_MODE_CHUNK;
     rd->chunk_left = size;
     rd->chunk_last = last;
     rd->discard = discard;
 }
 
-static size_t feed_command(struct smtp_rd *rd, const char *p, size_t len, enum smtp_rd_event *ev)
+static size_t smtp_data_feed_command(struct smtp_data *rd, const char *p, size_t len,
+                                     enum smtp_data_event *ev)
 {
     if (rd->cmd_complete) {
         rd->cmd_complete = false;
@@ -74,24 +75,24 @@ static size_t feed_command(struct smtp_rd *rd, const char *p, size_t len, enum s
         if (rd->cmd_cr) {
             rd->cmd_cr = false;
             if (c != '\n') {
-                *ev = SMTP_RD_BARE;
+                *ev = SMTP_DATA_BARE;
                 return i;
             }
             if (rd->cmd_skipping) {
                 rd->cmd_skipping = false;
                 rd->cmd_len = 0;
-                *ev = SMTP_RD_TOO_LONG;
+                *ev = SMTP_DATA_TOO_LONG;
                 return i + 1;
             }
             rd->cmd[rd->cmd_len] = 0;
             rd->cmd_complete = true;
-            *ev = SMTP_RD_LINE;
+            *ev = SMTP_DATA_LINE;
             return i + 1;
         }
         if (c == '\r') {
             rd->cmd_cr = true;
         } else if (c == '\n') {
-            *ev = SMTP_RD_BARE;
+            *ev = SMTP_DATA_BARE;
             return i + 1;
         } else if (!rd->cmd_skipping) {
             if (rd->cmd_len >= CMD_CONTENT_MAX)
@@ -100,13 +101,13 @@ static size_t feed_command(struct smtp_rd *rd, const char *p, size_t len, enum s
                 rd->cmd[rd->cmd_len++] = c;
         }
     }
-    *ev = SMTP_RD_MORE;
+    *ev = SMTP_DATA_MORE;
     return len;
 }
 
 /* One content octet of the current line (bare CR/LF included: they are
  * content, never terminators). */
-static void line_add(struct smtp_rd *rd, char c)
+static void smtp_data_line_add(struct smtp_data *rd, char c)
 {
     if (rd->line_len < TEXT_CONTENT_MAX)
         rd->line[rd->line_len] = c;
@@ -117,7 +118,7 @@ static void line_add(struct smtp_rd *rd, char c)
 }
 
 /* Hand a finished line to the consumer unless the message is already lost. */
-static void line_emit(struct smtp_rd *rd, bool unstuff)
+static void smtp_data_line_emit(struct smtp_data *rd, bool unstuff)
 {
     if (!rd->bare && !rd->too_long && !rd->stopped) {
         const char *s = rd->line;
@@ -139,7 +140,7 @@ static void line_emit(struct smtp_rd *rd, bool unstuff)
  * line that is exactly ".", unstuff). Returns the octets used; *end is set
  * when the final dot line was consumed.
  */
-static size_t feed_content(struct smtp_rd *rd, const char *p, size_t len, bool dot, bool *end)
+static size_t smtp_data_feed_content(struct smtp_data *rd, const char *p, size_t len, bool dot, bool *end)
 {
     *end = false;
     for (size_t i = 0; i < len; i++) {
@@ -153,35 +154,35 @@ static size_t feed_content(struct smtp_rd *rd, const char *p, size_t len, bool d
                     *end = true;
                     return i + 1;
                 }
-                line_emit(rd, dot);
+                smtp_data_line_emit(rd, dot);
                 continue;
             }
             rd->bare = true;
-            line_add(rd, '\r');
+            smtp_data_line_add(rd, '\r');
         }
         if (c == '\r') {
             rd->line_cr = true;
         } else {
             if (c == '\n')
                 rd->bare = true;
-            line_add(rd, c);
+            smtp_data_line_add(rd, c);
         }
     }
     return len;
 }
 
-static size_t feed_chunk(struct smtp_rd *rd, const char *p, size_t len, enum smtp_rd_event *ev)
+static size_t smtp_data_feed_chunk(struct smtp_data *rd, const char *p, size_t len, enum smtp_data_event *ev)
 {
     size_t n = len;
     if ((uint64_t)n > rd->chunk_left)
         n = (size_t)rd->chunk_left;
     if (!rd->discard) {
         bool end;
-        (void)feed_content(rd, p, n, false, &end);
+        (void)smtp_data_feed_content(rd, p, n, false, &end);
     }
     rd->chunk_left -= n;
     if (rd->chunk_left > 0) {
-        *ev = SMTP_RD_MORE;
+        *ev = SMTP_DATA_MORE;
         return n;
     }
     if (rd->chunk_last && !rd->discard) {
@@ -189,30 +190,30 @@ static size_t feed_chunk(struct smtp_rd *rd, const char *p, size_t len, enum smt
         if (rd->line_cr) {
             rd->line_cr = false;
             rd->bare = true;
-            line_add(rd, '\r');
+            smtp_data_line_add(rd, '\r');
         }
         /* RFC 3030 leaves the final line unterminated; the queue wants CRLF. */
         if (rd->line_len > 0)
-            line_emit(rd, false);
+            smtp_data_line_emit(rd, false);
     }
-    *ev = SMTP_RD_END;
+    *ev = SMTP_DATA_END;
     return n;
 }
 
-size_t smtp_rd_feed(struct smtp_rd *rd, const char *p, size_t len, enum smtp_rd_event *ev)
+size_t smtp_data_feed(struct smtp_data *rd, const char *p, size_t len, enum smtp_data_event *ev)
 {
     switch (rd->mode) {
-    case SMTP_RD_CMD:
-        return feed_command(rd, p, len, ev);
-    case SMTP_RD_DATA: {
+    case SMTP_DATA_MODE_CMD:
+        return smtp_data_feed_command(rd, p, len, ev);
+    case SMTP_DATA_MODE_DATA: {
         bool end;
-        size_t used = feed_content(rd, p, len, true, &end);
-        *ev = end ? SMTP_RD_END : SMTP_RD_MORE;
+        size_t used = smtp_data_feed_content(rd, p, len, true, &end);
+        *ev = end ? SMTP_DATA_END : SMTP_DATA_MORE;
         return used;
     }
-    case SMTP_RD_CHUNK:
-        return feed_chunk(rd, p, len, ev);
+    case SMTP_DATA_MODE_CHUNK:
+        return smtp_data_feed_chunk(rd, p, len, ev);
     }
-    *ev = SMTP_RD_MORE;
+    *ev = SMTP_DATA_MORE;
     return len;
 }

@@ -30,18 +30,18 @@
 #define SMTP_CMD_LINE_MAX 512       /* RFC 5321 4.5.3.1.4, including CRLF */
 #define SMTP_TEXT_LINE_MAX 1000     /* RFC 5321 4.5.3.1.6, including CRLF */
 
-enum smtp_rd_mode {
-    SMTP_RD_CMD,        /* command lines */
-    SMTP_RD_DATA,       /* DATA content up to CRLF.CRLF */
-    SMTP_RD_CHUNK,      /* one BDAT chunk */
+enum smtp_data_mode {
+    SMTP_DATA_MODE_CMD,        /* command lines */
+    SMTP_DATA_MODE_DATA,       /* DATA content up to CRLF.CRLF */
+    SMTP_DATA_MODE_CHUNK,      /* one BDAT chunk */
 };
 
-enum smtp_rd_event {
-    SMTP_RD_MORE,       /* all input used; feed more */
-    SMTP_RD_LINE,       /* a command line is in rd->cmd (rd->cmd_len, NUL-terminated, no CRLF) */
-    SMTP_RD_BARE,       /* bare CR or LF inside a command line: close the session */
-    SMTP_RD_TOO_LONG,   /* a command line over 512 octets was skipped, through its CRLF */
-    SMTP_RD_END,        /* DATA: the final "." line was read; BDAT: the chunk is complete */
+enum smtp_data_event {
+    SMTP_DATA_MORE,       /* all input used; feed more */
+    SMTP_DATA_LINE,       /* a command line is in rd->cmd (rd->cmd_len, NUL-terminated, no CRLF) */
+    SMTP_DATA_BARE,       /* bare CR or LF inside a command line: close the session */
+    SMTP_DATA_TOO_LONG,   /* a command line over 512 octets was skipped, through its CRLF */
+    SMTP_DATA_END,        /* DATA: the final "." line was read; BDAT: the chunk is complete */
 };
 
 /*
@@ -49,11 +49,11 @@ enum smtp_rd_event {
  * stop the flow (the sink refused the message): later lines are read but
  * not handed out.
  */
-typedef bool (*smtp_rd_line_fn)(void *arg, const char *line, size_t len);
+typedef bool (*smtp_data_line_fn)(void *arg, const char *line, size_t len);
 
-struct smtp_rd {
-    enum smtp_rd_mode mode;
-    smtp_rd_line_fn line_fn;
+struct smtp_data {
+    enum smtp_data_mode mode;
+    smtp_data_line_fn line_fn;
     void *arg;
 
     /* command state */
@@ -78,24 +78,24 @@ struct smtp_rd {
     uint64_t octets;        /* content octets received (wire bytes) */
 };
 
-void smtp_rd_init(struct smtp_rd *rd, smtp_rd_line_fn fn, void *arg);
+void smtp_data_init(struct smtp_data *rd, smtp_data_line_fn fn, void *arg);
 
 /* Switch back to command lines (after DATA ended or a chunk completed). */
-void smtp_rd_command_mode(struct smtp_rd *rd);
+void smtp_data_command_mode(struct smtp_data *rd);
 /* Start a message: resets the verdict and the partial line. */
-void smtp_rd_begin_message(struct smtp_rd *rd);
-/* Read DATA content (call smtp_rd_begin_message first). */
-void smtp_rd_data_mode(struct smtp_rd *rd);
+void smtp_data_begin_message(struct smtp_data *rd);
+/* Read DATA content (call smtp_data_begin_message first). */
+void smtp_data_dot_mode(struct smtp_data *rd);
 /* Read one BDAT chunk of size octets. discard: count the octets but ignore
  * them (a BDAT the session refuses must still be skipped exactly). */
-void smtp_rd_chunk_mode(struct smtp_rd *rd, uint64_t size, bool last, bool discard);
+void smtp_data_chunk_mode(struct smtp_data *rd, uint64_t size, bool last, bool discard);
 
 /*
  * Consume bytes from p[0..len). Returns how many were used and sets *ev.
- * Stops right after an event other than SMTP_RD_MORE, so bytes that follow
+ * Stops right after an event other than SMTP_DATA_MORE, so bytes that follow
  * (the next command) stay with the caller. In chunk mode call it also with
  * len 0: a zero-length chunk completes at once.
  */
-size_t smtp_rd_feed(struct smtp_rd *rd, const char *p, size_t len, enum smtp_rd_event *ev);
+size_t smtp_data_feed(struct smtp_data *rd, const char *p, size_t len, enum smtp_data_event *ev);
 
 #endif

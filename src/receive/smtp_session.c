@@ -53,7 +53,7 @@
 /* Bytes quoted in "improper command pipelining" lines (as Postfix). */
 #define PIPELINING_QUOTE 100
 
-enum sess_state {
+enum smtp_session_state {
     ST_CMD,         /* reading command lines */
     ST_DATA,        /* reading DATA content */
     ST_CHUNK,       /* reading one BDAT chunk */
@@ -66,7 +66,7 @@ enum sess_state {
 enum cmd_result { CMD_OK, CMD_FAIL, CMD_LATER };
 
 /* The order of the counters on the disconnect line (Postfix's). */
-static const enum smtp_verb stat_order[] = {
+static const enum smtp_verb smtp_session_stat_order[] = {
     SMTP_HELO, SMTP_EHLO, SMTP_STARTTLS, SMTP_AUTH, SMTP_MAIL, SMTP_RCPT, SMTP_DATA, SMTP_BDAT,
     SMTP_RSET, SMTP_NOOP, SMTP_VRFY, SMTP_EXPN, SMTP_ETRN, SMTP_HELP, SMTP_QUIT, SMTP_UNKNOWN,
 };
@@ -91,8 +91,8 @@ struct smtp_session {
     void (*on_close)(void *arg);
     void *on_close_arg;
 
-    enum sess_state state;
-    struct smtp_rd rd;
+    enum smtp_session_state state;
+    struct smtp_data rd;
     const char *where;              /* last command, for timeout/lost connection lines */
 
     char *helo;                     /* forgotten after STARTTLS (RFC 3207 4.2) */
@@ -121,20 +121,22 @@ struct smtp_session {
     bool eof;
     bool dead;
     bool commit_pending;
+    bool free_on_done;              /* shutting down: free when the commit answers */
+    struct smtp_session *prev, *next;   /* every live session, for shutdown */
     struct event *kick_ev, *free_ev, *sleep_ev, *deadline_ev, *flush_ev, *tls_ev;
     double closing_since;
 
     unsigned cmd_ok[NVERBS], cmd_total[NVERBS];
 };
 
-static void sess_process(struct smtp_session *s);
-static void sess_kill(struct smtp_session *s);
-static void sess_close_after_reply(struct smtp_session *s, const char *reply);
+static void smtp_session_process(struct smtp_session *s);
+static void smtp_session_kill(struct smtp_session *s);
+static void smtp_session_close_after_reply(struct smtp_session *s, const char *reply);
 
 /* ---------------------------------------------------------------- logging */
 
-static void sess_log(const char *fmt, ...) PRINTF_LIKE(1, 2);
-static void sess_log(const char *fmt, ...)
+static void smtp_session_log(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static void smtp_session_log(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -142,8 +144,8 @@ static void sess_log(const char *fmt, ...)
     va_end(ap);
 }
 
-static void sess_warn(const char *fmt, ...) PRINTF_LIKE(1, 2);
-static void sess_warn(const char *fmt, ...)
+static void smtp_session_warn(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static void smtp_session_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -153,7 +155,7 @@ static void sess_warn(const char *fmt, ...)
 
 /* Client bytes for a log line: printable ASCII as is, the rest escaped,
  * so "EHLO x\r\nMAIL FROM:<a>\r\n" reads as Postfix shows it. */
-static void sess_quote(char *out, size_t outlen, const unsigned char *p, size_t n)
+static void smtp_session_quote(char *out, size_t outlen, const unsigned char *p, size_t n)
 {
     size_t o = 0;
     for (size_t i = 0; i < n && o + 5 < outlen; i++) {
@@ -175,7 +177,7 @@ static void sess_quote(char *out, size_t outlen, const unsigned char *p, size_t 
 }
 
 /* "improper command pipelining after DATA from host[ip]: <what was queued>" */
-static void sess_log_pipelining(struct smtp_session *s, const char *after)
+static void smtp_session_log_pipelining(struct smtp_session *s, const char *after)
 {
     struct evbuffer *in = bufferevent_get_input(s->bev);
     size_t n = evbuffer_get_length(in);
@@ -184,17 +186,17 @@ static void sess_log_pipelining(struct smtp_session *s, const char *after)
     unsigned char raw[PIPELINING_QUOTE];
     ev_ssize_t got = evbuffer_copyout(in, raw, n);
     char quoted[PIPELINING_QUOTE * 4 + 8];
-    sess_quote(quoted, sizeof(quoted), raw, got > 0 ? (size_t)got : 0);
-    sess_log("improper command pipelining after %s from %s: %s", after, s->namaddr, quoted);
+    smtp_session_quote(quoted, sizeof(quoted), raw, got > 0 ? (size_t)got : 0);
+    smtp_session_log("improper command pipelining after %s from %s: %s", after, s->namaddr, quoted);
 }
 
-static const char *sess_proto(const struct smtp_session *s)
+static const char *smtp_session_proto(const struct smtp_session *s)
 {
     return s->esmtp ? "ESMTP" : "SMTP";
 }
 
 /* "NOQUEUE: reject: RCPT from host[ip]: 554 5.7.1 ...; from=<s> to=<r> proto=ESMTP helo=<h>" */
-static void sess_log_reject(struct smtp_session *s, const char *stage, const char *reply,
+static void smtp_session_log_reject(struct smtp_session *s, const char *stage, const char *reply,
                             const char *from, const char *to)
 {
     struct buf b = BUF_INIT;
@@ -202,19 +204,19 @@ static void sess_log_reject(struct smtp_session *s, const char *stage, const cha
                s->namaddr, reply, from ? from : "");
     if (to)
         buf_printf(&b, " to=<%s>", to);
-    buf_printf(&b, " proto=%s", sess_proto(s));
+    buf_printf(&b, " proto=%s", smtp_session_proto(s));
     if (s->helo)
         buf_printf(&b, " helo=<%s>", s->helo);
-    sess_log("%s", buf_str(&b));
+    smtp_session_log("%s", buf_str(&b));
     buf_free(&b);
 }
 
-static void sess_log_disconnect(struct smtp_session *s)
+static void smtp_session_log_disconnect(struct smtp_session *s)
 {
     struct buf b = BUF_INIT;
     unsigned ok = 0, total = 0;
-    for (size_t i = 0; i < ARRAY_LEN(stat_order); i++) {
-        enum smtp_verb v = stat_order[i];
+    for (size_t i = 0; i < ARRAY_LEN(smtp_session_stat_order); i++) {
+        enum smtp_verb v = smtp_session_stat_order[i];
         if (s->cmd_total[v] == 0)
             continue;
         ok += s->cmd_ok[v];
@@ -228,36 +230,36 @@ static void sess_log_disconnect(struct smtp_session *s)
         buf_printf(&b, " commands=%u", ok);
     else
         buf_printf(&b, " commands=%u/%u", ok, total);
-    sess_log("disconnect from %s%s", s->namaddr, buf_str(&b));
+    smtp_session_log("disconnect from %s%s", s->namaddr, buf_str(&b));
     buf_free(&b);
 }
 
 /* ---------------------------------------------------------------- replies */
 
-static void sess_write(struct smtp_session *s, const char *text)
+static void smtp_session_write(struct smtp_session *s, const char *text)
 {
     struct evbuffer *out = bufferevent_get_output(s->bev);
     evbuffer_add(out, text, strlen(text));
     evbuffer_add(out, "\r\n", 2);
 }
 
-static void sess_writef(struct smtp_session *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static void sess_writef(struct smtp_session *s, const char *fmt, ...)
+static void smtp_session_writef(struct smtp_session *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void smtp_session_writef(struct smtp_session *s, const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    sess_write(s, line);
+    smtp_session_write(s, line);
 }
 
-static bool reply_is_error(const char *reply)
+static bool smtp_session_reply_is_error(const char *reply)
 {
     return reply[0] == '4' || reply[0] == '5';
 }
 
-static void sess_update_read(struct smtp_session *s)
+static void smtp_session_update_read(struct smtp_session *s)
 {
     bool want = !s->dead && !s->sleeping && !s->out_paused &&
                 (s->state == ST_CMD || s->state == ST_DATA || s->state == ST_CHUNK ||
@@ -269,7 +271,7 @@ static void sess_update_read(struct smtp_session *s)
 }
 
 /* Postfix's hard error limit: checked after every error reply. */
-static bool sess_check_hard_limit(struct smtp_session *s)
+static bool smtp_session_check_hard_limit(struct smtp_session *s)
 {
     if (s->dead || s->state == ST_CLOSING)
         return true;
@@ -277,8 +279,8 @@ static bool sess_check_hard_limit(struct smtp_session *s)
         return false;
     char reply[300];
     snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many errors", var_myhostname);
-    sess_log("too many errors after %s from %s", s->where, s->namaddr);
-    sess_close_after_reply(s, reply);
+    smtp_session_log("too many errors after %s from %s", s->where, s->namaddr);
+    smtp_session_close_after_reply(s, reply);
     return true;
 }
 
@@ -287,10 +289,10 @@ static bool sess_check_hard_limit(struct smtp_session *s)
  * and, past smtpd_soft_error_limit, wait smtpd_error_sleep_time first (a
  * libevent timer; reading stops meanwhile, so order is kept).
  */
-static void sess_reply(struct smtp_session *s, const char *reply)
+static void smtp_session_reply(struct smtp_session *s, const char *reply)
 {
-    if (!reply_is_error(reply)) {
-        sess_write(s, reply);
+    if (!smtp_session_reply_is_error(reply)) {
+        smtp_session_write(s, reply);
         return;
     }
     s->errors++;
@@ -301,15 +303,15 @@ static void sess_reply(struct smtp_session *s, const char *reply)
             s->sleeping = true;
             struct timeval tv = {var_smtpd_error_sleep_time, 0};
             evtimer_add(s->sleep_ev, &tv);
-            sess_update_read(s);
+            smtp_session_update_read(s);
         }
         return;
     }
-    sess_write(s, reply);
-    sess_check_hard_limit(s);
+    smtp_session_write(s, reply);
+    smtp_session_check_hard_limit(s);
 }
 
-static void sess_sleep_done(evutil_socket_t fd, short what, void *arg)
+static void smtp_session_sleep_done(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
@@ -319,15 +321,15 @@ static void sess_sleep_done(evutil_socket_t fd, short what, void *arg)
         return;
     evbuffer_add(bufferevent_get_output(s->bev), s->delayed.data, s->delayed.len);
     buf_reset(&s->delayed);
-    if (sess_check_hard_limit(s))
+    if (smtp_session_check_hard_limit(s))
         return;
-    sess_update_read(s);
+    smtp_session_update_read(s);
     event_active(s->kick_ev, 0, 0);
 }
 
 /* A junk command (NOOP, VRFY, RSET, HELP, ETRN): past the limit each one
  * counts as an error, so a client cannot keep a session open forever. */
-static void sess_junk(struct smtp_session *s)
+static void smtp_session_junk(struct smtp_session *s)
 {
     if (++s->junk > (unsigned long)var_smtpd_junk_command_limit)
         s->errors++;
@@ -335,13 +337,21 @@ static void sess_junk(struct smtp_session *s)
 
 /* ---------------------------------------------------------------- teardown */
 
-static void sess_free(struct smtp_session *s)
+static struct smtp_session *smtp_session_all;
+
+static void smtp_session_free(struct smtp_session *s)
 {
     if (s->msg) {
         s->cfg->sink.abort(s->msg);
         s->msg = NULL;
     }
-    sess_log_disconnect(s);
+    smtp_session_log_disconnect(s);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        smtp_session_all = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
     struct event *evs[] = {s->kick_ev, s->free_ev, s->sleep_ev, s->deadline_ev, s->flush_ev, s->tls_ev};
     for (size_t i = 0; i < ARRAY_LEN(evs); i++)
         if (evs[i])
@@ -360,18 +370,18 @@ static void sess_free(struct smtp_session *s)
         on_close(arg);
 }
 
-static void sess_free_cb(evutil_socket_t fd, short what, void *arg)
+static void smtp_session_free_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     struct smtp_session *s = arg;
     if (s->commit_pending)
         return;         /* the sink's done callback comes back and frees */
-    sess_free(s);
+    smtp_session_free(s);
 }
 
 /* End now: nothing more is read or written. */
-static void sess_kill(struct smtp_session *s)
+static void smtp_session_kill(struct smtp_session *s)
 {
     if (s->dead)
         return;
@@ -385,7 +395,7 @@ static void sess_kill(struct smtp_session *s)
 }
 
 /* Flush what was written, then free. For TLS, send close_notify first. */
-static void sess_flush_check(evutil_socket_t fd, short what, void *arg)
+static void smtp_session_flush_check(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
@@ -408,37 +418,37 @@ static void sess_flush_check(evutil_socket_t fd, short what, void *arg)
         evtimer_add(s->flush_ev, &tv);
         return;
     }
-    sess_kill(s);
+    smtp_session_kill(s);
 }
 
-static void sess_close_after_reply(struct smtp_session *s, const char *reply)
+static void smtp_session_close_after_reply(struct smtp_session *s, const char *reply)
 {
     if (s->dead || s->state == ST_CLOSING)
         return;
     if (reply)
-        sess_write(s, reply);
+        smtp_session_write(s, reply);
     if (s->msg) {
         s->cfg->sink.abort(s->msg);
         s->msg = NULL;
     }
     s->state = ST_CLOSING;
     s->closing_since = time_monotonic();
-    sess_update_read(s);
+    smtp_session_update_read(s);
     bufferevent_enable(s->bev, EV_WRITE);
     struct timeval tv = {0, 0};
     evtimer_add(s->flush_ev, &tv);
 }
 
 /* A synchronisation violation: log the queued bytes, reply, disconnect. */
-static void sess_sync_violation(struct smtp_session *s, const char *after)
+static void smtp_session_sync_violation(struct smtp_session *s, const char *after)
 {
-    sess_log_pipelining(s, after);
-    sess_close_after_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
+    smtp_session_log_pipelining(s, after);
+    smtp_session_close_after_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
 }
 
 /* ---------------------------------------------------------------- transaction */
 
-static void sess_tx_reset(struct smtp_session *s)
+static void smtp_session_tx_reset(struct smtp_session *s)
 {
     if (s->msg) {
         s->cfg->sink.abort(s->msg);
@@ -454,7 +464,7 @@ static void sess_tx_reset(struct smtp_session *s)
     buf_reset(&s->msg_reply);
 }
 
-static bool sess_line_to_sink(void *arg, const char *line, size_t len)
+static bool smtp_session_line_to_sink(void *arg, const char *line, size_t len)
 {
     struct smtp_session *s = arg;
     if (!s->msg)
@@ -469,7 +479,7 @@ static bool sess_line_to_sink(void *arg, const char *line, size_t len)
 }
 
 /* Complete the envelope with what is known about the client, and open. */
-static bool sess_open_message(struct smtp_session *s, const char **reply)
+static bool smtp_session_open_message(struct smtp_session *s, const char **reply)
 {
     struct envelope *e = &s->env;
     e->arrival = time_now();
@@ -492,11 +502,11 @@ static bool sess_open_message(struct smtp_session *s, const char **reply)
     if (!s->msg && !*reply)
         *reply = "451 4.3.0 Error: queue file write error";
     buf_reset(&s->msg_reply);
-    smtp_rd_begin_message(&s->rd);
+    smtp_data_begin_message(&s->rd);
     return s->msg != NULL;
 }
 
-static void sess_count(struct smtp_session *s, enum smtp_verb v, bool ok)
+static void smtp_session_count(struct smtp_session *s, enum smtp_verb v, bool ok)
 {
     if (v == SMTP_FORBIDDEN)
         v = SMTP_UNKNOWN;
@@ -504,29 +514,33 @@ static void sess_count(struct smtp_session *s, enum smtp_verb v, bool ok)
         s->cmd_ok[v]++;
 }
 
-static void sess_commit_done(void *arg, const char *qid, const char *err_reply)
+static void smtp_session_commit_done(void *arg, const char *qid, const char *err_reply)
 {
     struct smtp_session *s = arg;
     s->commit_pending = false;
+    if (s->free_on_done) {
+        smtp_session_free(s);
+        return;
+    }
     if (s->dead) {
         event_active(s->free_ev, 0, 0);
         return;
     }
     if (err_reply) {
-        sess_log_reject(s, "END-OF-MESSAGE", err_reply, s->env.sender,
+        smtp_session_log_reject(s, "END-OF-MESSAGE", err_reply, s->env.sender,
                         s->env.nrcpt ? s->env.rcpt[0].addr : NULL);
-        sess_tx_reset(s);
+        smtp_session_tx_reset(s);
         s->state = ST_CMD;
-        sess_reply(s, err_reply);
+        smtp_session_reply(s, err_reply);
     } else {
-        sess_writef(s, "250 2.0.0 Ok: queued as %s", qid && *qid ? qid : s->qid);
-        sess_count(s, s->content_verb, true);
+        smtp_session_writef(s, "250 2.0.0 Ok: queued as %s", qid && *qid ? qid : s->qid);
+        smtp_session_count(s, s->content_verb, true);
         s->junk = 0;
-        sess_tx_reset(s);
+        smtp_session_tx_reset(s);
         s->state = ST_CMD;
     }
     if (s->state == ST_CMD) {
-        sess_update_read(s);
+        smtp_session_update_read(s);
         event_active(s->kick_ev, 0, 0);
     }
 }
@@ -536,14 +550,14 @@ static void sess_commit_done(void *arg, const char *qid, const char *err_reply)
  * its fate. A bare CR/LF ends the session: the client is either broken or
  * attacking, and nothing it sends afterwards can be trusted to be aligned.
  */
-static void sess_message_end(struct smtp_session *s)
+static void smtp_session_message_end(struct smtp_session *s)
 {
     const char *from = s->env.sender;
     const char *to = s->env.nrcpt ? s->env.rcpt[0].addr : NULL;
     if (s->rd.bare) {
         const char *reply = "550 5.5.2 Error: bare <CR> or <LF> received";
-        sess_log_reject(s, "END-OF-MESSAGE", reply, from, to);
-        sess_close_after_reply(s, reply);
+        smtp_session_log_reject(s, "END-OF-MESSAGE", reply, from, to);
+        smtp_session_close_after_reply(s, reply);
         return;
     }
     const char *reply = NULL;
@@ -554,36 +568,36 @@ static void sess_message_end(struct smtp_session *s)
     if (reply) {
         char copy[600];
         snprintf(copy, sizeof(copy), "%s", reply);
-        sess_log_reject(s, "END-OF-MESSAGE", copy, from, to);
-        sess_tx_reset(s);
+        smtp_session_log_reject(s, "END-OF-MESSAGE", copy, from, to);
+        smtp_session_tx_reset(s);
         s->state = ST_CMD;
-        sess_reply(s, copy);
+        smtp_session_reply(s, copy);
         return;
     }
     s->state = ST_COMMIT;
     s->where = "END-OF-MESSAGE";
     s->commit_pending = true;
-    sess_update_read(s);
+    smtp_session_update_read(s);
     void *msg = s->msg;
     s->msg = NULL;
     /* done may run before close returns; it only queues work (kick). */
-    s->cfg->sink.close(msg, sess_commit_done, s);
+    s->cfg->sink.close(msg, smtp_session_commit_done, s);
 }
 
 /* ---------------------------------------------------------------- commands */
 
-static enum cmd_result cmd_helo(struct smtp_session *s, struct smtp_cmd *c, const char *err)
+static enum cmd_result smtp_session_cmd_helo(struct smtp_session *s, struct smtp_cmd *c, const char *err)
 {
     if (err) {
-        sess_reply(s, err);
+        smtp_session_reply(s, err);
         return CMD_FAIL;
     }
-    sess_tx_reset(s);
+    smtp_session_tx_reset(s);
     free(s->helo);
     s->helo = xstrndup(c->arg, c->arg_len);
     s->esmtp = c->verb == SMTP_EHLO;
     if (!s->esmtp) {
-        sess_writef(s, "250 %s", var_myhostname);
+        smtp_session_writef(s, "250 %s", var_myhostname);
         return CMD_OK;
     }
     struct buf b = BUF_INIT;
@@ -607,7 +621,7 @@ static enum cmd_result cmd_helo(struct smtp_session *s, struct smtp_cmd *c, cons
 /* Network clients must send qualified addresses; "postmaster" alone is the
  * one exception RFC 5321 4.5.1 demands. The local user (-bs) may send bare
  * names: cleanup qualifies them with $myorigin. */
-static bool sess_qualify(struct smtp_session *s, struct mailaddr *a, bool rcpt)
+static bool smtp_session_qualify(struct smtp_session *s, struct mailaddr *a, bool rcpt)
 {
     if (a->is_null || a->domain[0] || !s->have_peer)
         return true;
@@ -619,97 +633,97 @@ static bool sess_qualify(struct smtp_session *s, struct mailaddr *a, bool rcpt)
     return false;
 }
 
-static enum cmd_result cmd_mail(struct smtp_session *s, struct smtp_cmd *c, const char *err)
+static enum cmd_result smtp_session_cmd_mail(struct smtp_session *s, struct smtp_cmd *c, const char *err)
 {
     if (!s->helo) {
-        sess_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+        smtp_session_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
         return CMD_FAIL;
     }
     if (s->in_mail && !s->bdat_failed) {
-        sess_reply(s, "503 5.5.1 Error: nested MAIL command");
+        smtp_session_reply(s, "503 5.5.1 Error: nested MAIL command");
         return CMD_FAIL;
     }
     if (s->cfg->tls_required && s->have_peer && !s->tls_active) {
-        sess_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+        smtp_session_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
         return CMD_FAIL;
     }
     if (err) {
         if (strncmp(err, "552", 3) == 0)
-            sess_log_reject(s, "MAIL", err, c->addr.addr, NULL);
-        sess_reply(s, err);
+            smtp_session_log_reject(s, "MAIL", err, c->addr.addr, NULL);
+        smtp_session_reply(s, err);
         return CMD_FAIL;
     }
-    if (!sess_qualify(s, &c->addr, false)) {
+    if (!smtp_session_qualify(s, &c->addr, false)) {
         char reply[400];
-        snprintf(reply, sizeof(reply), "504 5.5.2 <%s>: Sender address rejected: need fully-qualified address",
-                 c->addr.addr);
-        sess_log_reject(s, "MAIL", reply, c->addr.addr, NULL);
-        sess_reply(s, reply);
+        snprintf(reply, sizeof(reply),
+                 "504 5.5.2 <%s>: Sender address rejected: need fully-qualified address", c->addr.addr);
+        smtp_session_log_reject(s, "MAIL", reply, c->addr.addr, NULL);
+        smtp_session_reply(s, reply);
         return CMD_FAIL;
     }
     if (c->has_size && var_message_size_limit > 0 && c->size > (uint64_t)var_message_size_limit) {
         const char *reply = "552 5.3.4 Message size exceeds fixed limit";
-        sess_log_reject(s, "MAIL", reply, c->addr.addr, NULL);
-        sess_reply(s, reply);
+        smtp_session_log_reject(s, "MAIL", reply, c->addr.addr, NULL);
+        smtp_session_reply(s, reply);
         return CMD_FAIL;
     }
     if (s->cfg->sink.has_space && !s->cfg->sink.has_space(s->cfg->sink.ctx)) {
         const char *reply = "452 4.3.1 Insufficient system storage";
-        sess_log_reject(s, "MAIL", reply, c->addr.addr, NULL);
-        sess_reply(s, reply);
+        smtp_session_log_reject(s, "MAIL", reply, c->addr.addr, NULL);
+        smtp_session_reply(s, reply);
         return CMD_FAIL;
     }
-    sess_tx_reset(s);
+    smtp_session_tx_reset(s);
     s->in_mail = true;
     envelope_set(&s->env.sender, c->addr.addr);
     s->env.body = c->body;
     s->env.smtputf8 = c->smtputf8;
     s->env.ret = c->ret;
     envelope_set(&s->env.envid, c->envid);
-    sess_write(s, "250 2.1.0 Ok");
+    smtp_session_write(s, "250 2.1.0 Ok");
     return CMD_OK;
 }
 
-static enum cmd_result cmd_rcpt(struct smtp_session *s, struct smtp_cmd *c, const char *err)
+static enum cmd_result smtp_session_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *c, const char *err)
 {
     if (!s->in_mail) {
-        sess_reply(s, "503 5.5.1 Error: need MAIL command");
+        smtp_session_reply(s, "503 5.5.1 Error: need MAIL command");
         return CMD_FAIL;
     }
     if (err) {
-        sess_reply(s, err);
+        smtp_session_reply(s, err);
         return CMD_FAIL;
     }
     char reply[400];
-    if (!sess_qualify(s, &c->addr, true)) {
+    if (!smtp_session_qualify(s, &c->addr, true)) {
         snprintf(reply, sizeof(reply),
                  "504 5.5.2 <%s>: Recipient address rejected: need fully-qualified address", c->addr.addr);
-        sess_log_reject(s, "RCPT", reply, s->env.sender, c->addr.addr);
-        sess_reply(s, reply);
+        smtp_session_log_reject(s, "RCPT", reply, s->env.sender, c->addr.addr);
+        smtp_session_reply(s, reply);
         return CMD_FAIL;
     }
     if (s->env.nrcpt >= (size_t)var_smtpd_recipient_limit) {
-        sess_reply(s, "452 4.5.3 Error: too many recipients");
+        smtp_session_reply(s, "452 4.5.3 Error: too many recipients");
         return CMD_FAIL;
     }
     const struct sockaddr *client = s->have_peer ? (const struct sockaddr *)&s->peer : NULL;
     if (relay_check(&c->addr, client) == RELAY_DENIED) {
         snprintf(reply, sizeof(reply), "554 5.7.1 <%s>: Relay access denied", c->addr.addr);
-        sess_log_reject(s, "RCPT", reply, s->env.sender, c->addr.addr);
-        sess_reply(s, reply);
+        smtp_session_log_reject(s, "RCPT", reply, s->env.sender, c->addr.addr);
+        smtp_session_reply(s, reply);
         return CMD_FAIL;
     }
     if (!s->qid[0]) {
         qid_new(s->qid);
-        sess_log("%s: client=%s", s->qid, s->namaddr);
+        smtp_session_log("%s: client=%s", s->qid, s->namaddr);
     }
     envelope_add_rcpt(&s->env, c->addr.addr, c->orcpt, c->notify);
-    sess_write(s, "250 2.1.5 Ok");
+    smtp_session_write(s, "250 2.1.5 Ok");
     return CMD_OK;
 }
 
 /* Common checks for DATA and BDAT; the reply for a refused one, or NULL. */
-static const char *sess_content_refusal(struct smtp_session *s)
+static const char *smtp_session_content_refusal(struct smtp_session *s)
 {
     if (!s->in_mail)
         return "503 5.5.1 Error: need MAIL command";
@@ -718,49 +732,49 @@ static const char *sess_content_refusal(struct smtp_session *s)
     return NULL;
 }
 
-static enum cmd_result cmd_data(struct smtp_session *s, struct smtp_cmd *c, const char *err)
+static enum cmd_result smtp_session_cmd_data(struct smtp_session *s, struct smtp_cmd *c, const char *err)
 {
     (void)c;
-    const char *refusal = sess_content_refusal(s);
+    const char *refusal = smtp_session_content_refusal(s);
     if (!refusal && err)
         refusal = err;
-    if (!refusal && s->bdat_started)
+    if (!refusal && (s->bdat_started || s->bdat_failed))
         refusal = "503 5.5.1 Error: DATA after BDAT";
     if (!refusal && s->env.body == BODY_BINARYMIME)
         refusal = "503 5.5.1 Error: BODY=BINARYMIME requires BDAT";
     if (refusal) {
-        sess_reply(s, refusal);
+        smtp_session_reply(s, refusal);
         return CMD_FAIL;
     }
     /* Content before the 354 is how smuggled messages ride in (RFC 2920:
      * DATA ends a pipelined group). The local user is exempt: a script
      * piping a whole dialogue into "sendmail -bs" is not an attack. */
     if (s->have_peer && evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
-        sess_sync_violation(s, "DATA");
+        smtp_session_sync_violation(s, "DATA");
         return CMD_FAIL;
     }
     const char *reply;
-    if (!sess_open_message(s, &reply)) {
-        sess_tx_reset(s);
-        sess_reply(s, reply);
+    if (!smtp_session_open_message(s, &reply)) {
+        smtp_session_tx_reset(s);
+        smtp_session_reply(s, reply);
         return CMD_FAIL;
     }
     s->content_verb = SMTP_DATA;
-    smtp_rd_data_mode(&s->rd);
+    smtp_data_dot_mode(&s->rd);
     s->state = ST_DATA;
-    sess_write(s, "354 End data with <CR><LF>.<CR><LF>");
+    smtp_session_write(s, "354 End data with <CR><LF>.<CR><LF>");
     return CMD_LATER;
 }
 
-static enum cmd_result cmd_bdat(struct smtp_session *s, struct smtp_cmd *c, const char *err)
+static enum cmd_result smtp_session_cmd_bdat(struct smtp_session *s, struct smtp_cmd *c, const char *err)
 {
     if (err) {
         /* Without a count the rest of the stream cannot be aligned: what
          * follows might be content posing as commands. */
-        sess_close_after_reply(s, err);
+        smtp_session_close_after_reply(s, err);
         return CMD_FAIL;
     }
-    const char *refusal = sess_content_refusal(s);
+    const char *refusal = smtp_session_content_refusal(s);
     bool fail_tx = false;
     if (!refusal && s->bdat_failed)
         refusal = "503 5.5.1 Error: BDAT after failed BDAT; send RSET";
@@ -774,7 +788,7 @@ static enum cmd_result cmd_bdat(struct smtp_session *s, struct smtp_cmd *c, cons
     }
     if (!refusal && !s->bdat_started) {
         const char *reply;
-        if (!sess_open_message(s, &reply)) {
+        if (!smtp_session_open_message(s, &reply)) {
             refusal = reply;
             fail_tx = true;
         } else {
@@ -792,21 +806,21 @@ static enum cmd_result cmd_bdat(struct smtp_session *s, struct smtp_cmd *c, cons
             s->cfg->sink.abort(s->msg);
             s->msg = NULL;
         }
-        smtp_rd_chunk_mode(&s->rd, c->chunk_size, c->last, true);
+        smtp_data_chunk_mode(&s->rd, c->chunk_size, c->last, true);
         return CMD_LATER;
     }
     buf_reset(&s->chunk_reply);
     s->bdat_total += c->chunk_size;
     s->chunk_size = c->chunk_size;
-    smtp_rd_chunk_mode(&s->rd, c->chunk_size, c->last, false);
+    smtp_data_chunk_mode(&s->rd, c->chunk_size, c->last, false);
     return CMD_LATER;
 }
 
 /* A BDAT chunk has been read completely. */
-static void sess_chunk_end(struct smtp_session *s)
+static void smtp_session_chunk_end(struct smtp_session *s)
 {
     bool last = s->rd.chunk_last;
-    smtp_rd_command_mode(&s->rd);
+    smtp_data_command_mode(&s->rd);
     s->state = ST_CMD;
     s->after_bdat = true;
     if (s->chunk_reply.len) {
@@ -815,69 +829,70 @@ static void sess_chunk_end(struct smtp_session *s)
         buf_reset(&s->chunk_reply);
         if (s->chunk_fail_tx)
             s->bdat_failed = true;
-        sess_reply(s, reply);
+        smtp_session_reply(s, reply);
         return;
     }
     if (!last) {
-        sess_writef(s, "250 2.0.0 Ok: %llu bytes", (unsigned long long)s->chunk_size);
-        sess_count(s, SMTP_BDAT, true);
+        smtp_session_writef(s, "250 2.0.0 Ok: %llu bytes", (unsigned long long)s->chunk_size);
+        smtp_session_count(s, SMTP_BDAT, true);
         return;
     }
-    sess_message_end(s);
+    smtp_session_message_end(s);
 }
 
-static enum cmd_result cmd_starttls(struct smtp_session *s, struct smtp_cmd *c, const char *err);
+static enum cmd_result smtp_session_cmd_starttls(struct smtp_session *s, struct smtp_cmd *c, const char *err);
 
-static enum cmd_result cmd_simple(struct smtp_session *s, struct smtp_cmd *c, const char *err)
+static enum cmd_result smtp_session_cmd_simple(struct smtp_session *s, struct smtp_cmd *c, const char *err)
 {
     switch (c->verb) {
     case SMTP_RSET:
-        sess_junk(s);
+        smtp_session_junk(s);
         if (err)
             break;
-        sess_tx_reset(s);
-        sess_write(s, "250 2.0.0 Ok");
+        smtp_session_tx_reset(s);
+        smtp_session_write(s, "250 2.0.0 Ok");
         return CMD_OK;
     case SMTP_NOOP:
-        sess_junk(s);
-        sess_write(s, "250 2.0.0 Ok");
+        smtp_session_junk(s);
+        smtp_session_write(s, "250 2.0.0 Ok");
         return CMD_OK;
     case SMTP_HELP:
-        sess_junk(s);
-        sess_write(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
+        smtp_session_junk(s);
+        smtp_session_write(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP "
+                              "STARTTLS");
         return CMD_OK;
     case SMTP_VRFY:
-        sess_junk(s);
+        smtp_session_junk(s);
         if (err)
             break;
         /* Never confirm or deny a mailbox: no user enumeration. */
-        sess_write(s, "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
+        smtp_session_write(s, "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
         return CMD_OK;
     case SMTP_EXPN:
-        sess_reply(s, "502 5.5.1 Error: command not implemented");
+        smtp_session_reply(s, "502 5.5.1 Error: command not implemented");
         return CMD_FAIL;
     case SMTP_ETRN:
-        sess_junk(s);
-        sess_reply(s, "502 5.5.1 Error: command not implemented");
+        smtp_session_junk(s);
+        smtp_session_reply(s, "502 5.5.1 Error: command not implemented");
         return CMD_FAIL;
     case SMTP_AUTH:
-        sess_reply(s, "503 5.5.1 Error: authentication not enabled");
+        smtp_session_reply(s, "503 5.5.1 Error: authentication not enabled");
         return CMD_FAIL;
     case SMTP_QUIT:
         if (err)
             break;
         s->cmd_ok[SMTP_QUIT]++;
-        sess_close_after_reply(s, "221 2.0.0 Bye");
+        smtp_session_close_after_reply(s, "221 2.0.0 Bye");
         return CMD_LATER;
     default:
         break;
     }
-    sess_reply(s, err ? err : "500 5.5.2 Error: command not recognized");
+    smtp_session_reply(s, err ? err : "500 5.5.2 Error: command not recognized");
     return CMD_FAIL;
 }
 
 /* "MAIL", "RCPT" ... for "timeout after MAIL from ..." lines. */
-static const char *sess_verb_upper(enum smtp_verb v)
+static const char *smtp_session_verb_upper(enum smtp_verb v)
 {
     switch (v) {
     case SMTP_HELO: return "HELO";
@@ -902,7 +917,7 @@ static const char *sess_verb_upper(enum smtp_verb v)
     return "UNKNOWN";
 }
 
-static void sess_handle_line(struct smtp_session *s, const char *line, size_t len)
+static void smtp_session_handle_line(struct smtp_session *s, const char *line, size_t len)
 {
     struct smtp_cmd c;
     bool after_bdat = s->after_bdat;
@@ -911,53 +926,53 @@ static void sess_handle_line(struct smtp_session *s, const char *line, size_t le
     if (memchr(line, 0, len)) {
         s->cmd_total[SMTP_UNKNOWN]++;
         s->where = "UNKNOWN";
-        sess_reply(s, "500 5.5.2 Error: bad syntax");
+        smtp_session_reply(s, "500 5.5.2 Error: bad syntax");
         return;
     }
     unsigned flags = (s->in_mail ? s->env.smtputf8 : var_smtputf8_enable) ? SMTP_CMD_ALLOW_UTF8 : 0;
     const char *err = smtp_cmd_parse(line, len, flags, &c);
     enum smtp_verb v = c.verb == SMTP_FORBIDDEN ? SMTP_UNKNOWN : c.verb;
     s->cmd_total[v]++;
-    s->where = sess_verb_upper(v);
+    s->where = smtp_session_verb_upper(v);
 
     enum cmd_result r;
     if (after_bdat && c.verb == SMTP_UNKNOWN) {
         /* The chunk count did not match what the client sent. */
         smtp_cmd_free(&c);
         char quoted[PIPELINING_QUOTE * 4 + 8];
-        sess_quote(quoted, sizeof(quoted), (const unsigned char *)line,
+        smtp_session_quote(quoted, sizeof(quoted), (const unsigned char *)line,
                    len < PIPELINING_QUOTE ? len : PIPELINING_QUOTE);
-        sess_log("improper command pipelining after BDAT from %s: %s", s->namaddr, quoted);
-        sess_close_after_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
+        smtp_session_log("improper command pipelining after BDAT from %s: %s", s->namaddr, quoted);
+        smtp_session_close_after_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
         return;
     }
     switch (c.verb) {
     case SMTP_FORBIDDEN:
-        sess_warn("non-SMTP command from %s: %.100s", s->namaddr, line);
-        sess_close_after_reply(s, err);
+        smtp_session_warn("non-SMTP command from %s: %.100s", s->namaddr, line);
+        smtp_session_close_after_reply(s, err);
         r = CMD_FAIL;
         break;
     case SMTP_HELO:
     case SMTP_EHLO:
-        r = cmd_helo(s, &c, err);
+        r = smtp_session_cmd_helo(s, &c, err);
         break;
     case SMTP_MAIL:
-        r = cmd_mail(s, &c, err);
+        r = smtp_session_cmd_mail(s, &c, err);
         break;
     case SMTP_RCPT:
-        r = cmd_rcpt(s, &c, err);
+        r = smtp_session_cmd_rcpt(s, &c, err);
         break;
     case SMTP_DATA:
-        r = cmd_data(s, &c, err);
+        r = smtp_session_cmd_data(s, &c, err);
         break;
     case SMTP_BDAT:
-        r = cmd_bdat(s, &c, err);
+        r = smtp_session_cmd_bdat(s, &c, err);
         break;
     case SMTP_STARTTLS:
-        r = cmd_starttls(s, &c, err);
+        r = smtp_session_cmd_starttls(s, &c, err);
         break;
     default:
-        r = cmd_simple(s, &c, err);
+        r = smtp_session_cmd_simple(s, &c, err);
         break;
     }
     smtp_cmd_free(&c);
@@ -965,66 +980,66 @@ static void sess_handle_line(struct smtp_session *s, const char *line, size_t le
         s->cmd_ok[v]++;
     /* Junk commands past their limit add errors without an error reply. */
     if (!s->sleeping)
-        sess_check_hard_limit(s);
+        smtp_session_check_hard_limit(s);
 }
 
 /* ---------------------------------------------------------------- TLS */
 
-static void sess_tls_timeout(evutil_socket_t fd, short what, void *arg)
+static void smtp_session_tls_timeout(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     struct smtp_session *s = arg;
     if (s->state != ST_TLS)
         return;
-    sess_log("timeout after STARTTLS from %s", s->namaddr);
-    sess_kill(s);
+    smtp_session_log("timeout after STARTTLS from %s", s->namaddr);
+    smtp_session_kill(s);
 }
 
-static void sess_readcb(struct bufferevent *bev, void *arg);
-static void sess_writecb(struct bufferevent *bev, void *arg);
-static void sess_eventcb(struct bufferevent *bev, short what, void *arg);
+static void smtp_session_readcb(struct bufferevent *bev, void *arg);
+static void smtp_session_writecb(struct bufferevent *bev, void *arg);
+static void smtp_session_eventcb(struct bufferevent *bev, short what, void *arg);
 
-static enum cmd_result cmd_starttls(struct smtp_session *s, struct smtp_cmd *c, const char *err)
+static enum cmd_result smtp_session_cmd_starttls(struct smtp_session *s, struct smtp_cmd *c, const char *err)
 {
     (void)c;
     if (!s->cfg->tls || !s->have_peer) {
-        sess_reply(s, "502 5.5.1 Error: command not implemented");
+        smtp_session_reply(s, "502 5.5.1 Error: command not implemented");
         return CMD_FAIL;
     }
     if (s->tls_active) {
-        sess_reply(s, "554 5.5.1 Error: TLS already active");
+        smtp_session_reply(s, "554 5.5.1 Error: TLS already active");
         return CMD_FAIL;
     }
     if (err) {
-        sess_reply(s, err);
+        smtp_session_reply(s, err);
         return CMD_FAIL;
     }
     if (s->in_mail) {
-        sess_reply(s, "503 5.5.1 Error: MAIL transaction in progress");
+        smtp_session_reply(s, "503 5.5.1 Error: MAIL transaction in progress");
         return CMD_FAIL;
     }
     /* CVE-2011-0411: plaintext queued behind STARTTLS would otherwise be
      * executed as if it had come through TLS. */
     if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
-        sess_sync_violation(s, "STARTTLS");
+        smtp_session_sync_violation(s, "STARTTLS");
         return CMD_FAIL;
     }
     SSL *ssl = SSL_new(s->cfg->tls);
     if (!ssl) {
-        sess_warn("cannot start TLS for %s: %s", s->namaddr, tls_error_text());
-        sess_reply(s, "454 4.7.0 TLS not available due to local problem");
+        smtp_session_warn("cannot start TLS for %s: %s", s->namaddr, tls_error_text());
+        smtp_session_reply(s, "454 4.7.0 TLS not available due to local problem");
         return CMD_FAIL;
     }
     /* The 220 goes out in plaintext: it is queued in the socket's output
      * before the filter puts anything behind it. */
-    sess_write(s, "220 2.0.0 Ready to start TLS");
+    smtp_session_write(s, "220 2.0.0 Ready to start TLS");
     struct bufferevent *filter = bufferevent_openssl_filter_new(
         s->base, s->bev, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     if (!filter) {
         SSL_free(ssl);
-        sess_warn("cannot start TLS for %s", s->namaddr);
-        sess_close_after_reply(s, NULL);
+        smtp_session_warn("cannot start TLS for %s", s->namaddr);
+        smtp_session_close_after_reply(s, NULL);
         return CMD_FAIL;
     }
     bufferevent_set_timeouts(s->bev, NULL, NULL);
@@ -1032,8 +1047,8 @@ static enum cmd_result cmd_starttls(struct smtp_session *s, struct smtp_cmd *c, 
     s->bev = filter;
     s->ssl = ssl;
     s->state = ST_TLS;
-    smtp_rd_command_mode(&s->rd);
-    bufferevent_setcb(filter, sess_readcb, sess_writecb, sess_eventcb, s);
+    smtp_data_command_mode(&s->rd);
+    bufferevent_setcb(filter, smtp_session_readcb, smtp_session_writecb, smtp_session_eventcb, s);
     struct timeval tv = {var_smtpd_timeout, 0};
     bufferevent_set_timeouts(filter, &tv, &tv);
     bufferevent_setwatermark(filter, EV_READ, 0, 64 * 1024);
@@ -1042,64 +1057,75 @@ static enum cmd_result cmd_starttls(struct smtp_session *s, struct smtp_cmd *c, 
     return CMD_OK;
 }
 
-static void sess_tls_established(struct smtp_session *s)
+static void smtp_session_tls_established(struct smtp_session *s)
 {
     evtimer_del(s->tls_ev);
     s->tls_active = true;
     char desc[256];
     tls_describe(s->ssl, desc, sizeof(desc));
-    sess_log("Anonymous TLS connection established from %s: %s", s->namaddr, desc);
+    smtp_session_log("Anonymous TLS connection established from %s: %s", s->namaddr, desc);
     /* RFC 3207 4.2: forget everything learned before TLS. */
-    sess_tx_reset(s);
+    smtp_session_tx_reset(s);
     free(s->helo);
     s->helo = NULL;
     s->esmtp = false;
     s->state = ST_CMD;
-    sess_update_read(s);
+    smtp_session_update_read(s);
     event_active(s->kick_ev, 0, 0);
 }
 
 /* ---------------------------------------------------------------- I/O */
 
-static void sess_process(struct smtp_session *s)
+static void smtp_session_process(struct smtp_session *s)
 {
     struct evbuffer *in = bufferevent_get_input(s->bev);
     while (!s->dead && !s->sleeping && !s->out_paused &&
            (s->state == ST_CMD || s->state == ST_DATA || s->state == ST_CHUNK)) {
-        struct evbuffer_iovec v;
         const char *p = NULL;
         size_t len = 0;
-        if (evbuffer_peek(in, -1, NULL, &v, 1) > 0) {
-            p = v.iov_base;
-            len = v.iov_len;
+        if (evbuffer_get_length(in) > 0) {
+            /* The first non-empty segment (the TLS filter leaves empty
+             * chains behind; feeding those would make no progress). */
+            struct evbuffer_iovec v[8];
+            int nv = evbuffer_peek(in, -1, NULL, v, 8);
+            for (int i = 0; i < nv && i < 8 && len == 0; i++) {
+                p = v[i].iov_base;
+                len = v[i].iov_len;
+            }
+            if (len == 0) {
+                p = (const char *)evbuffer_pullup(in, -1);
+                len = evbuffer_get_length(in);
+            }
         } else if (!(s->state == ST_CHUNK && s->rd.chunk_left == 0)) {
             break;
         }
-        enum smtp_rd_event ev;
-        size_t used = smtp_rd_feed(&s->rd, p, len, &ev);
+        enum smtp_data_event ev;
+        size_t used = smtp_data_feed(&s->rd, p, len, &ev);
         if (used)
             evbuffer_drain(in, used);
         switch (ev) {
-        case SMTP_RD_MORE:
+        case SMTP_DATA_MORE:
+            if (used == 0)
+                return;     /* nothing usable was queued; wait for input */
             break;
-        case SMTP_RD_LINE:
-            sess_handle_line(s, s->rd.cmd, s->rd.cmd_len);
+        case SMTP_DATA_LINE:
+            smtp_session_handle_line(s, s->rd.cmd, s->rd.cmd_len);
             break;
-        case SMTP_RD_BARE:
-            sess_warn("bare <CR> or <LF> received from %s after %s", s->namaddr, s->where);
+        case SMTP_DATA_BARE:
+            smtp_session_warn("bare <CR> or <LF> received from %s after %s", s->namaddr, s->where);
             s->cmd_total[SMTP_UNKNOWN]++;
-            sess_close_after_reply(s, "500 5.5.2 Error: bare <CR> or <LF> received");
+            smtp_session_close_after_reply(s, "500 5.5.2 Error: bare <CR> or <LF> received");
             break;
-        case SMTP_RD_TOO_LONG:
+        case SMTP_DATA_TOO_LONG:
             s->cmd_total[SMTP_UNKNOWN]++;
-            sess_reply(s, "500 5.5.2 Error: line too long");
+            smtp_session_reply(s, "500 5.5.2 Error: line too long");
             break;
-        case SMTP_RD_END:
+        case SMTP_DATA_END:
             if (s->state == ST_DATA) {
-                smtp_rd_command_mode(&s->rd);
-                sess_message_end(s);
+                smtp_data_command_mode(&s->rd);
+                smtp_session_message_end(s);
             } else {
-                sess_chunk_end(s);
+                smtp_session_chunk_end(s);
             }
             break;
         }
@@ -1108,41 +1134,41 @@ static void sess_process(struct smtp_session *s)
         return;
     if (evbuffer_get_length(bufferevent_get_output(s->bev)) > OUTPUT_HIGH_WATER) {
         s->out_paused = true;
-        sess_update_read(s);
+        smtp_session_update_read(s);
     }
     /* The client stopped sending; what it sent has been dealt with. The
      * replies still go out (it may only have shut down its sending side). */
     if (s->eof && !s->sleeping && !s->commit_pending && s->state != ST_COMMIT) {
-        sess_log("lost connection after %s from %s", s->where, s->namaddr);
-        sess_close_after_reply(s, NULL);
+        smtp_session_log("lost connection after %s from %s", s->where, s->namaddr);
+        smtp_session_close_after_reply(s, NULL);
     }
 }
 
-static void sess_kick_cb(evutil_socket_t fd, short what, void *arg)
+static void smtp_session_kick_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    sess_process(arg);
+    smtp_session_process(arg);
 }
 
-static void sess_readcb(struct bufferevent *bev, void *arg)
+static void smtp_session_readcb(struct bufferevent *bev, void *arg)
 {
     (void)bev;
-    sess_process(arg);
+    smtp_session_process(arg);
 }
 
-static void sess_writecb(struct bufferevent *bev, void *arg)
+static void smtp_session_writecb(struct bufferevent *bev, void *arg)
 {
     (void)bev;
     struct smtp_session *s = arg;
     if (s->out_paused) {
         s->out_paused = false;
-        sess_update_read(s);
+        smtp_session_update_read(s);
         event_active(s->kick_ev, 0, 0);
     }
 }
 
-static void sess_eventcb(struct bufferevent *bev, short what, void *arg)
+static void smtp_session_eventcb(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev;
     struct smtp_session *s = arg;
@@ -1150,25 +1176,25 @@ static void sess_eventcb(struct bufferevent *bev, short what, void *arg)
         return;
     if (what & BEV_EVENT_CONNECTED) {
         if (s->state == ST_TLS)
-            sess_tls_established(s);
+            smtp_session_tls_established(s);
         return;
     }
     if (s->state == ST_CLOSING) {
         /* A half-closed client may still read our last reply; only a
          * failure or timeout cuts the flush short. */
         if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-            sess_kill(s);
+            smtp_session_kill(s);
         return;
     }
     if (what & BEV_EVENT_TIMEOUT) {
         if (what & BEV_EVENT_READING) {
-            sess_log("timeout after %s from %s", s->where, s->namaddr);
+            smtp_session_log("timeout after %s from %s", s->where, s->namaddr);
             char reply[300];
             snprintf(reply, sizeof(reply), "421 4.4.2 %s Error: timeout exceeded", var_myhostname);
-            sess_close_after_reply(s, reply);
+            smtp_session_close_after_reply(s, reply);
         } else {
-            sess_log("timeout after %s from %s", s->where, s->namaddr);
-            sess_kill(s);
+            smtp_session_log("timeout after %s from %s", s->where, s->namaddr);
+            smtp_session_kill(s);
         }
         return;
     }
@@ -1178,27 +1204,27 @@ static void sess_eventcb(struct bufferevent *bev, short what, void *arg)
             if (e) {
                 char text[256];
                 ERR_error_string_n(e, text, sizeof(text));
-                sess_warn("TLS library problem: %s", text);
+                smtp_session_warn("TLS library problem: %s", text);
             }
         }
         /* A TLS error ends the session: never fall back to cleartext. */
-        sess_log("lost connection after %s from %s", s->where, s->namaddr);
-        sess_kill(s);
+        smtp_session_log("lost connection after %s from %s", s->where, s->namaddr);
+        smtp_session_kill(s);
         return;
     }
     if (what & BEV_EVENT_EOF) {
         if (s->ssl) {
             /* close_notify (or an unclean TLS end): the session is over. */
-            sess_log("lost connection after %s from %s", s->where, s->namaddr);
-            sess_kill(s);
+            smtp_session_log("lost connection after %s from %s", s->where, s->namaddr);
+            smtp_session_kill(s);
             return;
         }
         s->eof = true;
-        sess_process(s);
+        smtp_session_process(s);
     }
 }
 
-static void sess_deadline_cb(evutil_socket_t fd, short what, void *arg)
+static void smtp_session_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
@@ -1211,30 +1237,51 @@ static void sess_deadline_cb(evutil_socket_t fd, short what, void *arg)
         evtimer_add(s->deadline_ev, &tv);
         return;
     }
-    sess_log("timeout after %s from %s", s->where, s->namaddr);
+    smtp_session_log("timeout after %s from %s", s->where, s->namaddr);
     char reply[300];
     snprintf(reply, sizeof(reply), "421 4.4.2 %s Error: timeout exceeded", var_myhostname);
-    sess_close_after_reply(s, reply);
+    smtp_session_close_after_reply(s, reply);
+}
+
+void smtp_session_shutdown_all(void)
+{
+    struct smtp_session *s = smtp_session_all;
+    while (s) {
+        struct smtp_session *next = s->next;
+        if (s->commit_pending) {
+            /* The queue still owes this session an answer; it frees the
+             * session when the commit completes (queue_close runs it). */
+            s->dead = true;
+            s->free_on_done = true;
+        } else {
+            smtp_session_free(s);
+        }
+        s = next;
+    }
 }
 
 /* ---------------------------------------------------------------- start */
 
-static bool sess_is_loopback(const struct sockaddr *sa)
+/* The two addresses every hosts file calls "localhost"; any other client is
+ * "unknown" until reverse lookups exist (Postfix prints what DNS says). */
+static bool smtp_session_is_loopback(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+        return ntohl(in->sin_addr.s_addr) == INADDR_LOOPBACK;
     }
     if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
         if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
             return true;
-        return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+        const uint8_t *b = in6->sin6_addr.s6_addr;
+        return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && b[12] == 127 && b[13] == 0 && b[14] == 0 &&
+               b[15] == 1;
     }
     return false;
 }
 
-static void sess_set_client(struct smtp_session *s, const struct sockaddr *peer, socklen_t peerlen)
+static void smtp_session_set_client(struct smtp_session *s, const struct sockaddr *peer, socklen_t peerlen)
 {
     if (!peer || peerlen == 0 || (size_t)peerlen > sizeof(s->peer) ||
         (peer->sa_family != AF_INET && peer->sa_family != AF_INET6)) {
@@ -1260,7 +1307,8 @@ static void sess_set_client(struct smtp_session *s, const struct sockaddr *peer,
             inet_ntop(AF_INET6, &in6->sin6_addr, s->client_addr, sizeof(s->client_addr));
         s->client_port = ntohs(in6->sin6_port);
     }
-    snprintf(s->client_name, sizeof(s->client_name), "%s", sess_is_loopback(peer) ? "localhost" : "unknown");
+    snprintf(s->client_name, sizeof(s->client_name), "%s",
+             smtp_session_is_loopback(peer) ? "localhost" : "unknown");
     snprintf(s->namaddr, sizeof(s->namaddr), "%s[%s]", s->client_name, s->client_addr);
 }
 
@@ -1280,21 +1328,25 @@ struct smtp_session *smtp_session_start(struct event_base *base, const struct sm
     buf_init(&s->msg_reply);
     buf_init(&s->chunk_reply);
     buf_init(&s->delayed);
-    smtp_rd_init(&s->rd, sess_line_to_sink, s);
-    sess_set_client(s, peer, peerlen);
+    smtp_data_init(&s->rd, smtp_session_line_to_sink, s);
+    smtp_session_set_client(s, peer, peerlen);
+    s->next = smtp_session_all;
+    if (smtp_session_all)
+        smtp_session_all->prev = s;
+    smtp_session_all = s;
 
-    s->kick_ev = event_new(base, -1, 0, sess_kick_cb, s);
-    s->free_ev = event_new(base, -1, 0, sess_free_cb, s);
-    s->sleep_ev = evtimer_new(base, sess_sleep_done, s);
-    s->deadline_ev = evtimer_new(base, sess_deadline_cb, s);
-    s->flush_ev = evtimer_new(base, sess_flush_check, s);
-    s->tls_ev = evtimer_new(base, sess_tls_timeout, s);
+    s->kick_ev = event_new(base, -1, 0, smtp_session_kick_cb, s);
+    s->free_ev = event_new(base, -1, 0, smtp_session_free_cb, s);
+    s->sleep_ev = evtimer_new(base, smtp_session_sleep_done, s);
+    s->deadline_ev = evtimer_new(base, smtp_session_deadline_cb, s);
+    s->flush_ev = evtimer_new(base, smtp_session_flush_check, s);
+    s->tls_ev = evtimer_new(base, smtp_session_tls_timeout, s);
     if (!s->kick_ev || !s->free_ev || !s->sleep_ev || !s->deadline_ev || !s->flush_ev || !s->tls_ev)
         msg_fatal("smtpd: cannot create session events");
 
-    sess_log("connect from %s", s->namaddr);
+    smtp_session_log("connect from %s", s->namaddr);
 
-    bufferevent_setcb(bev, sess_readcb, sess_writecb, sess_eventcb, s);
+    bufferevent_setcb(bev, smtp_session_readcb, smtp_session_writecb, smtp_session_eventcb, s);
     struct timeval tv = {var_smtpd_timeout, 0};
     bufferevent_set_timeouts(bev, &tv, &tv);
     bufferevent_setwatermark(bev, EV_READ, 0, 64 * 1024);
@@ -1309,13 +1361,13 @@ struct smtp_session *smtp_session_start(struct event_base *base, const struct sm
         char early[PIPELINING_QUOTE];
         ssize_t n = recv(fd, early, sizeof(early), MSG_PEEK | MSG_DONTWAIT);
         char quoted[PIPELINING_QUOTE * 4 + 8];
-        sess_quote(quoted, sizeof(quoted), (const unsigned char *)early, n > 0 ? (size_t)n : 0);
-        sess_log("improper command pipelining after CONNECT from %s: %s", s->namaddr, quoted);
-        sess_close_after_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
+        smtp_session_quote(quoted, sizeof(quoted), (const unsigned char *)early, n > 0 ? (size_t)n : 0);
+        smtp_session_log("improper command pipelining after CONNECT from %s: %s", s->namaddr, quoted);
+        smtp_session_close_after_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
         return s;
     }
-    sess_writef(s, "220 %s", var_smtpd_banner);
-    sess_update_read(s);
+    smtp_session_writef(s, "220 %s", var_smtpd_banner);
+    smtp_session_update_read(s);
     bufferevent_enable(bev, EV_WRITE);
     return s;
 }

@@ -18,4 +18,8 @@ struct smtp_session *smtp_session_start(struct event_base *base, const struct sm
                                         struct bufferevent *bev, const struct sockaddr *peer,
                                         socklen_t peerlen, void (*on_close)(void *arg), void *arg);
 
+/* Daemon shutdown: end every session now (a session waiting for its commit
+ * is freed when the commit answers). */
+void smtp_session_shutdown_all(void);
+
 #endif

@@ -238,8 +238,10 @@ static void smtpd_accept(struct evconnlistener *l, evutil_socket_t fd, struct so
     struct client_count *c = smtpd_client_find(addr, true);
     if (var_smtpd_client_connection_count_limit > 0 &&
         c->n >= (unsigned long)var_smtpd_client_connection_count_limit) {
-        log_mail("smtpd", "warning: Connection concurrency limit exceeded: %u from unknown[%s] for service smtp",
-                 c->n + 1, addr);
+        /* anvil's wording; the name rule is the session's: no reverse DNS */
+        bool loopback = strcmp(addr, "127.0.0.1") == 0 || strcmp(addr, "::1") == 0;
+        log_mail("smtpd", "warning: Connection concurrency limit exceeded: %u from %s[%s] for service smtp",
+                 c->n + 1, loopback ? "localhost" : "unknown", addr);
         snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many connections from %s", var_myhostname,
                  addr);
         if (c->n == 0)
@@ -295,6 +297,7 @@ void smtpd_stop(void)
     for (size_t i = 0; i < listen_count; i++)
         close(listen_fds[i]);
     listen_count = 0;
+    smtp_session_shutdown_all();
 }
 
 unsigned smtpd_session_count(void)
@@ -373,7 +376,8 @@ int smtpd_run_stdio(struct event_base *base, const struct smtpd_config *cfg, int
         return -1;
     }
     evutil_make_socket_nonblocking(sv[0]);
-    struct bufferevent *bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    struct bufferevent *bev =
+        bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     if (!bev) {
         close(sv[0]);
         close(sv[1]);

@@ -24,7 +24,8 @@ struct msg_sink {
     void *(*open)(void *ctx, const char *qid, const struct envelope *env, const char **reply);
     /* One CRLF-terminated, dot-unstuffed line. NULL, or the final reply. */
     const char *(*line)(void *h, const char *line, size_t len);
-    /* End of data; done(arg, qid, err_reply) runs once, maybe later. */
+    /* End of data; done(arg, qid, err_reply) runs once, maybe later (it may
+     * also run before close returns). The session reads nothing meanwhile. */
     void (*close)(void *h, void (*done)(void *arg, const char *qid, const char *err_reply), void *arg);
     void (*abort)(void *h);
     /* Is there room for a new message (disk space)? */
@@ -42,7 +43,9 @@ struct smtpd_config {
 int smtpd_bind(struct buf *err);
 /* Start accepting on the bound sockets. */
 void smtpd_start(struct event_base *base, const struct smtpd_config *cfg);
-/* Stop accepting (shutdown); existing sessions finish. */
+/* Shutdown: stop accepting and end every session (mail that got 250 is
+ * already on disk; a transaction in progress gets no 250 and is retried by
+ * its client). */
 void smtpd_stop(void);
 /* Number of open sessions. */
 unsigned smtpd_session_count(void);
@@ -50,7 +53,12 @@ unsigned smtpd_session_count(void);
 /*
  * Run one session on an already-connected descriptor pair (sendmail -bs:
  * in_fd = 0, out_fd = 1). Client is "localhost" without an address; relay
- * checks treat it as local. Returns when the session ends.
+ * checks treat it as local, unqualified addresses are passed on for the
+ * sink to qualify, STARTTLS is not offered, and the pipelining
+ * synchronisation checks do not apply (a script may write the whole
+ * dialogue at once); bare CR/LF and line limits do. The descriptors may be
+ * pipes, terminals, regular files or /dev/null. Returns 0 when the session
+ * ended, -1 if it could not be set up.
  */
 int smtpd_run_stdio(struct event_base *base, const struct smtpd_config *cfg, int in_fd, int out_fd);
 

@@ -60,14 +60,14 @@ def test_swaks_pipeline_with_file(yubin):
 def test_swaks_quit_after_rcpt_queues_nothing(yubin):
     r = swaks(yubin, "--from", "swaks@client.test", "--to", "alice@mx.example.test", "--quit-after", "RCPT")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert yubin.queue_ids() == []
+    assert yubin.settled() == {}
 
 
 def test_swaks_relay_denied_from_outside(yubin):
     r = swaks(yubin, "--from", "swaks@client.test", "--to", "victim@elsewhere.test", source="127.0.0.2")
     assert r.returncode == 24, "swaks exit %d (24 = RCPT rejected)\n%s" % (r.returncode, r.stdout)
     assert "554 5.7.1 <victim@elsewhere.test>: Relay access denied" in r.stdout
-    assert yubin.queue_ids() == []
+    assert yubin.settled() == {}
 
 
 def test_curl_crlf(yubin):
@@ -94,4 +94,4 @@ def test_curl_without_crlf_is_bare_lf(yubin):
            "--upload-file", path, "--mail-from", "curl@client.test", "--mail-rcpt", "alice@mx.example.test"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert r.returncode != 0, "curl succeeded with bare LF content:\n%s" % r.stderr
-    assert yubin.queue_ids() == []
+    assert yubin.settled() == {}

@@ -100,8 +100,9 @@ def test_embedded_default():
             assert code == 250, text
             qid = text.decode().rsplit(" ", 1)[-1]
             s.quit()
-        assert os.path.isfile(os.path.join(d, "yubin-state", "messages", qid)), \
-            "queue file not under ./yubin-state: %r" % list(os.walk(os.path.join(d, "yubin-state")))
+        state = os.path.join(d, "yubin-state")
+        found = [os.path.join(top, qid) for top, _, files in os.walk(state) if qid in files]
+        assert found, "queue file %s not under ./yubin-state: %r" % (qid, list(os.walk(state)))
     finally:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)

@@ -13,7 +13,7 @@ from helpers.daemon import message, transaction
 
 def test_restart_keeps_the_queue(yubin):
     qids = [yubin.send("s%d@client.test" % i, ["u%d@mx.example.test" % i, "v@mx.example.test"],
-                       message("restart %d" % i, body="x" * (i * 700) + "\r\n")) for i in range(5)]
+                       message("restart %d" % i, body=("x" * 70 + "\r\n") * (i * 10))) for i in range(5)]
     before = yubin.mailq_text()
     assert sorted(mailq.parse(before)) == sorted(qids)
     files_before = {q: open(yubin.qpath(q), "rb").read() for q in qids}
@@ -123,7 +123,7 @@ def test_start_removes_unfinished_files(yubin):
     """Files planted while the daemon is down: one cut in the middle of a
     record and one cut just before the end record are unfinished writes;
     the daemon removes both at start and logs each. A good one stays."""
-    good = yubin.send("good@client.test", ["alice@mx.example.test"], message("good", body="g" * 3000 + "\r\n"))
+    good = yubin.send("good@client.test", ["alice@mx.example.test"], message("good", body=("g" * 70 + "\r\n") * 40))
     yubin.stop()
     yubin.check_problems()
     with open(yubin.qpath(good), "rb") as f:

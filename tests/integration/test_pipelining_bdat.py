@@ -102,7 +102,7 @@ def test_bdat_then_data_is_refused(yubin):
         assert c.reply().code == 250
         r = c.cmd("DATA")
         assert r.code == 503, "DATA in the middle of BDAT: %r" % r
-    assert yubin.queue_ids() == []
+    assert yubin.settled() == {}
 
 
 def test_dot_stuffed_lines_stored_unstuffed(yubin):
@@ -119,7 +119,22 @@ def test_dot_stuffed_lines_stored_unstuffed(yubin):
         assert b".one dot\r\n..two dots\r\n.\r\nmid.dle" in f.read()
 
 
-def test_empty_body_and_long_line(yubin):
+def test_998_octet_line_kept_intact(yubin):
+    """RFC 5322's line limit (998 octets + CRLF) must pass unchanged."""
+    c, _ = open_session(yubin)
+    with c:
+        assert c.cmd("MAIL FROM:<d@client.test>").code == 250
+        assert c.cmd("RCPT TO:<alice@mx.example.test>").code == 250
+        assert c.cmd("DATA").code == 354
+        long_line = b"y" * 998
+        c.send(b"Subject: long\r\n\r\n" + long_line + b"\r\n.\r\n")
+        qid = qid_of(c.reply())
+    assert yubin.qfile(qid).content.endswith(b"\r\n\r\n" + long_line + b"\r\n")
+
+
+def test_longer_line_never_truncated(yubin):
+    """A 5000-octet line: either refused as a whole (5xx, nothing queued)
+    or stored intact, never cut or split silently."""
     c, _ = open_session(yubin)
     with c:
         assert c.cmd("MAIL FROM:<d@client.test>").code == 250
@@ -127,5 +142,12 @@ def test_empty_body_and_long_line(yubin):
         assert c.cmd("DATA").code == 354
         long_line = b"y" * 5000
         c.send(b"Subject: long\r\n\r\n" + long_line + b"\r\n.\r\n")
-        qid = qid_of(c.reply())
-    assert yubin.qfile(qid).content.endswith(b"\r\n\r\n" + long_line + b"\r\n")
+        r = c.reply()
+        assert r.code == 250 or (r.code >= 500 and r.every_line_enhanced()), r
+        assert c.cmd("RSET").code == 250, "session unusable afterwards"
+    msgs = yubin.settled()
+    if r.code == 250:
+        [qf] = msgs.values()
+        assert qf.content.endswith(b"\r\n\r\n" + long_line + b"\r\n")
+    else:
+        assert msgs == {}

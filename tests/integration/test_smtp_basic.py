@@ -111,7 +111,7 @@ def test_rset_clears_transaction(yubin):
         r = c.cmd("DATA")
         assert r.code in (503, 554) and r.enhanced == "5.5.1", "DATA after RSET: %r" % r
         assert c.cmd("MAIL FROM:<s@client.test>").code == 250
-    assert yubin.queue_ids() == []
+    assert yubin.settled() == {}
 
 
 def test_noop_vrfy_help_quit(yubin):
@@ -194,7 +194,7 @@ def test_message_size_limit_while_streaming(yubin_factory):
         r = c.reply()
         assert (r.code, r.enhanced) == (552, "5.3.4"), r
         assert c.cmd("RSET").code == 250, "session unusable after 552"
-    assert y.queue_ids() == []
+    assert y.settled() == {}
 
 
 def test_recipient_limit(yubin_factory):

@@ -74,7 +74,7 @@ def test_swaks_tls_wrong_ca_fails(tls_yubin):
                         "--from", "swaks@client.test", "--to", "alice@mx.example.test"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 29, r.stdout + r.stderr
-    assert tls_yubin.queue_ids() == []
+    assert tls_yubin.settled() == {}
 
 
 def test_curl_starttls(tls_yubin, tls_cert):

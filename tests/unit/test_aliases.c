@@ -23,7 +23,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-static char tmpdir[] = "/tmp/test_aliases.XXXXXX";
+static char tmpdir[64];
 static char logpath[PATH_MAX];
 
 static char *write_file(const char *name, const char *text, size_t len)
@@ -321,6 +321,9 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 
 int main(void)
 {
+    /* mkdtemp's template: the name plus six 'X' */
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/%s.", "test_aliases");
+    memset(tmpdir + strlen(tmpdir), 'X', 6);
     assert_non_null(mkdtemp(tmpdir));
     snprintf(logpath, sizeof(logpath), "%s/log", tmpdir);
     const struct CMUnitTest tests[] = {

@@ -27,7 +27,7 @@
 #include "lib/params.h"
 #include "lib/util.h"
 
-static char tmpdir[] = "/tmp/test_config.XXXXXX";
+static char tmpdir[64];
 static char logpath[PATH_MAX];
 
 /* ---------------------------------------------------------------- helpers */
@@ -317,6 +317,15 @@ static void test_syntax_errors(void **state)
     assert_contains(err, "test.conf, line 2: missing '=' in \"just words\"");
     assert_contains(err, "test.conf, line 3: bad parameter name \"bad-name\"");
     assert_contains(err, "test.conf, line 4: missing parameter name before '='");
+    free(err);
+
+    /* Every problem at once, in file order, whatever phase found it. */
+    err = load_fail("smtpd_timeout = 1x\nx = $x\nbad line\nmessage_size_limit = 10M\n");
+    assert_string_equal(err, "test.conf, line 1: bad value for smtpd_timeout: \"1x\" (expected a number with an "
+                             "optional unit s, m, h, d or w; without a unit it is in s)\n"
+                             "test.conf, line 2: expansion loop in parameter x: x -> x\n"
+                             "test.conf, line 3: missing '=' in \"bad line\"\n"
+                             "test.conf, line 4: bad value for message_size_limit: \"10M\" (expected a number of bytes)");
     free(err);
 }
 
@@ -686,6 +695,12 @@ static void test_embedded_default(void **state)
     /* An explicit path comes before both. */
     assert_int_equal(config_load(def, &err), 0);
     assert_string_equal(var_mail_name, "fromdefault");
+    /* A directory, as Postfix's -c takes, means DIR/yubin.conf. */
+    char *indir = write_text("yubin.conf", "mail_name = indir\n");
+    assert_int_equal(config_load(tmpdir, &err), 0);
+    assert_string_equal(var_mail_name, "indir");
+    assert_string_equal(config_source(), indir);
+    free(indir);
 
     /* A named file that does not exist is an error, never the embedded default. */
     setenv("YUBIN_CONFIG", missing, 1);
@@ -693,7 +708,7 @@ static void test_embedded_default(void **state)
     char *want = xasprintf("cannot open %s: No such file or directory", missing);
     assert_string_equal(buf_str(&err), want);
     free(want);
-    assert_string_equal(var_mail_name, "fromdefault");     /* kept */
+    assert_string_equal(var_mail_name, "indir");     /* kept */
     buf_reset(&err);
     unsetenv("YUBIN_CONFIG");
     assert_int_equal(config_load(missing, &err), -1);
@@ -944,8 +959,51 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
     return remove(path);
 }
 
+/* ---------------------------------------------------------------- table */
+
+static void test_table_sane(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < param_count; i++) {
+        const struct param *p = &param_table[i];
+        assert_non_null(p->var);
+        assert_true(p->doc && strlen(p->doc) > 10);
+        assert_true(p->def != NULL || p->compute != NULL);
+        assert_ptr_equal(param_find(p->name), p);
+        if (p->type == P_TIME)
+            assert_non_null(strchr("smhdw", p->unit));
+        if (p->choices)
+            assert_true(p->type == P_STR);
+        if (p->type == P_INT || p->type == P_TIME || p->type == P_SIZE)
+            assert_true(p->min <= p->max);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(param_table[j].name, p->name);
+    }
+    assert_null(param_find("no_such_parameter"));
+}
+
+/* Like Postfix's build check: every parameter is in the manual. */
+static void test_man_page_lists_every_parameter(void **state)
+{
+    (void)state;
+    FILE *f = fopen("man/yubin.conf.5", "r");
+    if (!f)
+        skip();     /* not run from the source tree */
+    fclose(f);
+    char *man = read_all("man/yubin.conf.5");
+    for (size_t i = 0; i < param_count; i++) {
+        char *entry = xasprintf("\n.BR %s ", param_table[i].name);
+        assert_contains(man, entry);
+        free(entry);
+    }
+    free(man);
+}
+
 int main(void)
 {
+    /* mkdtemp's template: the name plus six 'X' */
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/%s.", "test_config");
+    memset(tmpdir + strlen(tmpdir), 'X', 6);
     assert_non_null(mkdtemp(tmpdir));
     snprintf(logpath, sizeof(logpath), "%s/log", tmpdir);
     const struct CMUnitTest tests[] = {
@@ -977,6 +1035,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cmd_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cmd_config_error_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_lines, setup, teardown),
+        cmocka_unit_test(test_table_sane),
+        cmocka_unit_test(test_man_page_lists_every_parameter),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)

@@ -59,7 +59,9 @@ struct fx {
 static int fx_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/yubin-tq-XXXXXX");
+    /* mkdtemp's template: six 'X' at the end. */
+    int n = snprintf(f->dir, sizeof(f->dir), "/tmp/yubin-tq-......");
+    memset(f->dir + n - 6, 'X', 6);
     if (!mkdtemp(f->dir))
         return -1;
     snprintf(f->log, sizeof(f->log), "%s.log", f->dir);
@@ -542,6 +544,7 @@ static void test_group_commit_shares_dir_fsync(void **state)
     struct fx *f = *state;
     struct event_base *base = event_base_new();
     queue_set_event_base(f->q, base);
+    queue_set_committers(f->q, 1);
     queue_fdatasync_fn = slow_first_sync;
     slow_first_calls = 0;
     enum { N = 12 };
@@ -1365,6 +1368,36 @@ static void test_cmd_direct(void **state)
     envelope_free(&e);
 }
 
+/* Before any daemon ran, the tools find no queue and create none. */
+static void test_cmd_no_queue(void **state)
+{
+    struct fx *f = *state;
+    char missing[128];
+    snprintf(missing, sizeof(missing), "%s/none", f->dir);
+    struct buf err = BUF_INIT;
+    assert_null(queue_open_existing(missing, &err));
+    assert_int_equal(errno, ENOENT);
+    buf_free(&err);
+
+    char conf[128];
+    snprintf(conf, sizeof(conf), "%s.conf", f->dir);
+    FILE *fp = fopen(conf, "w");
+    fprintf(fp, "queue_directory = %s\n", missing);
+    fclose(fp);
+    char *list[] = {"queue", "-c", conf, NULL};
+    struct captured c = run_cmd(f, cmd_queue, 3, list);
+    assert_int_equal(c.rc, 0);
+    assert_string_equal(c.out, "Mail queue is empty\n");
+    free_captured(&c);
+    char *del[] = {"queue", "-c", conf, "delete", "0123456789AB", NULL};
+    c = run_cmd(f, cmd_queue, 5, del);
+    assert_int_equal(c.rc, 1);
+    assert_string_equal(c.err, "yubin: warning: 0123456789AB: no such message\n");
+    free_captured(&c);
+    assert_int_equal(access(missing, F_OK), -1);
+    unlink(conf);
+}
+
 /* With a daemon listening, management goes through it. */
 static void client_cmds(struct client_job *j)
 {
@@ -1457,6 +1490,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_print_layout, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_control, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cmd_direct, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cmd_no_queue, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cmd_via_daemon, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

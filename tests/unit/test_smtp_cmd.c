@@ -211,7 +211,8 @@ static void test_mail_body_and_utf8(void **state)
                "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
     /* and for RCPT the session passes the transaction's SMTPUTF8 as the flag */
     expect_ok("RCPT TO:<j\xc3\xb6rg@example.org>", SMTP_CMD_ALLOW_UTF8, SMTP_RCPT);
-    expect_err("RCPT TO:<j\xc3\xb6rg@example.org>", 0, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
+    expect_err("RCPT TO:<j\xc3\xb6rg@example.org>", 0,
+               "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
 }
 
 static void test_mail_dsn(void **state)

@@ -22,7 +22,7 @@ struct result {
     struct buf content;         /* concatenated lines as handed out */
     unsigned lines;
     unsigned stop_after;        /* line_fn returns false after this many (0: never) */
-    unsigned ends;              /* SMTP_RD_END events */
+    unsigned ends;              /* SMTP_DATA_END events */
     size_t end_offset;          /* input offset just after the first END */
     bool bare, too_long;
     struct buf commands;        /* command lines after the first END, "\n"-joined */
@@ -58,41 +58,41 @@ static void result_free(struct result *r)
  */
 static void run_data(struct result *r, const char *in, size_t len, const size_t *cuts, size_t ncuts)
 {
-    struct smtp_rd rd;
-    smtp_rd_init(&rd, collect, r);
-    smtp_rd_begin_message(&rd);
-    smtp_rd_data_mode(&rd);
+    struct smtp_data rd;
+    smtp_data_init(&rd, collect, r);
+    smtp_data_begin_message(&rd);
+    smtp_data_dot_mode(&rd);
     size_t pos = 0;
     size_t absolute = 0;
     for (size_t k = 0; k <= ncuts; k++) {
         size_t stop = k < ncuts ? cuts[k] : len;
         while (pos < stop) {
-            enum smtp_rd_event ev;
-            size_t used = smtp_rd_feed(&rd, in + pos, stop - pos, &ev);
+            enum smtp_data_event ev;
+            size_t used = smtp_data_feed(&rd, in + pos, stop - pos, &ev);
             assert_true(used <= stop - pos);
             pos += used;
             absolute = pos;
             switch (ev) {
-            case SMTP_RD_MORE:
+            case SMTP_DATA_MORE:
                 assert_int_equal(pos, stop);
                 break;
-            case SMTP_RD_END:
+            case SMTP_DATA_END:
                 if (r->ends++ == 0) {
                     r->end_offset = absolute;
                     r->bare = rd.bare;
                     r->too_long = rd.too_long;
                 }
-                smtp_rd_command_mode(&rd);
+                smtp_data_command_mode(&rd);
                 break;
-            case SMTP_RD_LINE:
+            case SMTP_DATA_LINE:
                 if (r->commands.len)
                     buf_putc(&r->commands, '\n');
                 buf_append(&r->commands, rd.cmd, rd.cmd_len);
                 break;
-            case SMTP_RD_BARE:
+            case SMTP_DATA_BARE:
                 r->cmd_bare++;
                 return;     /* the session closes here */
-            case SMTP_RD_TOO_LONG:
+            case SMTP_DATA_TOO_LONG:
                 r->cmd_too_long++;
                 break;
             }
@@ -181,20 +181,20 @@ static void test_data_empty_message(void **state)
 static void test_data_end_is_exact(void **state)
 {
     (void)state;
-    struct smtp_rd rd;
+    struct smtp_data rd;
     struct result r;
     result_init(&r);
-    smtp_rd_init(&rd, collect, &r);
-    smtp_rd_begin_message(&rd);
-    smtp_rd_data_mode(&rd);
+    smtp_data_init(&rd, collect, &r);
+    smtp_data_begin_message(&rd);
+    smtp_data_dot_mode(&rd);
     static const char in[] = "a\r\n.\r\nQUIT\r\n";
-    enum smtp_rd_event ev;
-    size_t used = smtp_rd_feed(&rd, in, sizeof(in) - 1, &ev);
-    assert_int_equal(ev, SMTP_RD_END);
+    enum smtp_data_event ev;
+    size_t used = smtp_data_feed(&rd, in, sizeof(in) - 1, &ev);
+    assert_int_equal(ev, SMTP_DATA_END);
     assert_int_equal(used, 6);
-    smtp_rd_command_mode(&rd);
-    used = smtp_rd_feed(&rd, in + 6, sizeof(in) - 7, &ev);
-    assert_int_equal(ev, SMTP_RD_LINE);
+    smtp_data_command_mode(&rd);
+    used = smtp_data_feed(&rd, in + 6, sizeof(in) - 7, &ev);
+    assert_int_equal(ev, SMTP_DATA_LINE);
     assert_int_equal(used, 6);
     assert_string_equal(rd.cmd, "QUIT");
     result_free(&r);
@@ -432,81 +432,81 @@ static void test_data_sink_stops(void **state)
 
 /* ------------------------------------------------------------ commands */
 
-static enum smtp_rd_event feed_cmd(struct smtp_rd *rd, const char *in, size_t len, size_t *used)
+static enum smtp_data_event feed_cmd(struct smtp_data *rd, const char *in, size_t len, size_t *used)
 {
-    enum smtp_rd_event ev;
-    *used = smtp_rd_feed(rd, in, len, &ev);
+    enum smtp_data_event ev;
+    *used = smtp_data_feed(rd, in, len, &ev);
     return ev;
 }
 
 static void test_command_lines(void **state)
 {
     (void)state;
-    struct smtp_rd rd;
-    smtp_rd_init(&rd, NULL, NULL);
+    struct smtp_data rd;
+    smtp_data_init(&rd, NULL, NULL);
     size_t used;
-    assert_int_equal(feed_cmd(&rd, S("EHLO x\r\nMAIL"), &used), SMTP_RD_LINE);
+    assert_int_equal(feed_cmd(&rd, S("EHLO x\r\nMAIL"), &used), SMTP_DATA_LINE);
     assert_int_equal(used, 8);
     assert_string_equal(rd.cmd, "EHLO x");
     assert_int_equal(rd.cmd_len, 6);
     /* A line across reads, with the CR and LF in different reads. */
-    assert_int_equal(feed_cmd(&rd, S("MAIL FROM:<a@b>\r"), &used), SMTP_RD_MORE);
-    assert_int_equal(feed_cmd(&rd, S("\nRSET\r\n"), &used), SMTP_RD_LINE);
+    assert_int_equal(feed_cmd(&rd, S("MAIL FROM:<a@b>\r"), &used), SMTP_DATA_MORE);
+    assert_int_equal(feed_cmd(&rd, S("\nRSET\r\n"), &used), SMTP_DATA_LINE);
     assert_int_equal(used, 1);
     assert_string_equal(rd.cmd, "MAIL FROM:<a@b>");
-    assert_int_equal(feed_cmd(&rd, S("RSET\r\n"), &used), SMTP_RD_LINE);
+    assert_int_equal(feed_cmd(&rd, S("RSET\r\n"), &used), SMTP_DATA_LINE);
     assert_string_equal(rd.cmd, "RSET");
     /* An empty line is a line. */
-    assert_int_equal(feed_cmd(&rd, S("\r\n"), &used), SMTP_RD_LINE);
+    assert_int_equal(feed_cmd(&rd, S("\r\n"), &used), SMTP_DATA_LINE);
     assert_int_equal(rd.cmd_len, 0);
 }
 
 static void test_command_bare(void **state)
 {
     (void)state;
-    struct smtp_rd rd;
+    struct smtp_data rd;
     size_t used;
-    smtp_rd_init(&rd, NULL, NULL);
-    assert_int_equal(feed_cmd(&rd, S("EHLO x\n"), &used), SMTP_RD_BARE);
-    smtp_rd_init(&rd, NULL, NULL);
-    assert_int_equal(feed_cmd(&rd, S("EHLO\rx\r\n"), &used), SMTP_RD_BARE);
-    smtp_rd_init(&rd, NULL, NULL);
-    assert_int_equal(feed_cmd(&rd, S("EHLO x\r"), &used), SMTP_RD_MORE);
-    assert_int_equal(feed_cmd(&rd, S("\r\n"), &used), SMTP_RD_BARE);
-    smtp_rd_init(&rd, NULL, NULL);
-    assert_int_equal(feed_cmd(&rd, S("\n"), &used), SMTP_RD_BARE);
+    smtp_data_init(&rd, NULL, NULL);
+    assert_int_equal(feed_cmd(&rd, S("EHLO x\n"), &used), SMTP_DATA_BARE);
+    smtp_data_init(&rd, NULL, NULL);
+    assert_int_equal(feed_cmd(&rd, S("EHLO\rx\r\n"), &used), SMTP_DATA_BARE);
+    smtp_data_init(&rd, NULL, NULL);
+    assert_int_equal(feed_cmd(&rd, S("EHLO x\r"), &used), SMTP_DATA_MORE);
+    assert_int_equal(feed_cmd(&rd, S("\r\n"), &used), SMTP_DATA_BARE);
+    smtp_data_init(&rd, NULL, NULL);
+    assert_int_equal(feed_cmd(&rd, S("\n"), &used), SMTP_DATA_BARE);
 }
 
 static void test_command_length(void **state)
 {
     (void)state;
-    struct smtp_rd rd;
+    struct smtp_data rd;
     size_t used;
     char line[2000];
     /* 510 + CRLF = 512: accepted. */
-    smtp_rd_init(&rd, NULL, NULL);
+    smtp_data_init(&rd, NULL, NULL);
     memset(line, 'n', 510);
     memcpy(line + 510, "\r\n", 2);
-    assert_int_equal(feed_cmd(&rd, line, 512, &used), SMTP_RD_LINE);
+    assert_int_equal(feed_cmd(&rd, line, 512, &used), SMTP_DATA_LINE);
     assert_int_equal(rd.cmd_len, 510);
     /* 511 + CRLF: skipped through its CRLF, reported once, then normal. */
-    smtp_rd_init(&rd, NULL, NULL);
+    smtp_data_init(&rd, NULL, NULL);
     memset(line, 'n', 511);
     memcpy(line + 511, "\r\nQUIT\r\n", 8);
-    assert_int_equal(feed_cmd(&rd, line, 519, &used), SMTP_RD_TOO_LONG);
+    assert_int_equal(feed_cmd(&rd, line, 519, &used), SMTP_DATA_TOO_LONG);
     assert_int_equal(used, 513);
-    assert_int_equal(feed_cmd(&rd, line + used, 519 - used, &used), SMTP_RD_LINE);
+    assert_int_equal(feed_cmd(&rd, line + used, 519 - used, &used), SMTP_DATA_LINE);
     assert_string_equal(rd.cmd, "QUIT");
     /* A long line in small pieces. */
-    smtp_rd_init(&rd, NULL, NULL);
+    smtp_data_init(&rd, NULL, NULL);
     memset(line, 'n', 1900);
     for (size_t off = 0; off < 1900; off += 100)
-        assert_int_equal(feed_cmd(&rd, line + off, 100, &used), SMTP_RD_MORE);
-    assert_int_equal(feed_cmd(&rd, S("\r\n"), &used), SMTP_RD_TOO_LONG);
+        assert_int_equal(feed_cmd(&rd, line + off, 100, &used), SMTP_DATA_MORE);
+    assert_int_equal(feed_cmd(&rd, S("\r\n"), &used), SMTP_DATA_TOO_LONG);
     /* A bare LF while skipping is still a bare LF. */
-    smtp_rd_init(&rd, NULL, NULL);
-    assert_int_equal(feed_cmd(&rd, line, 600, &used), SMTP_RD_MORE);
-    assert_int_equal(feed_cmd(&rd, S("ab\ncd\r\n"), &used), SMTP_RD_BARE);
+    smtp_data_init(&rd, NULL, NULL);
+    assert_int_equal(feed_cmd(&rd, line, 600, &used), SMTP_DATA_MORE);
+    assert_int_equal(feed_cmd(&rd, S("ab\ncd\r\n"), &used), SMTP_DATA_BARE);
 }
 
 /* ------------------------------------------------------------ BDAT */
@@ -521,21 +521,21 @@ struct chunk {
  * cut; returns the content and the verdict. */
 static void run_chunks(struct result *r, const struct chunk *chunks, size_t n, size_t piece)
 {
-    struct smtp_rd rd;
-    smtp_rd_init(&rd, collect, r);
-    smtp_rd_begin_message(&rd);
+    struct smtp_data rd;
+    smtp_data_init(&rd, collect, r);
+    smtp_data_begin_message(&rd);
     for (size_t i = 0; i < n; i++) {
-        smtp_rd_chunk_mode(&rd, chunks[i].len, chunks[i].last, false);
+        smtp_data_chunk_mode(&rd, chunks[i].len, chunks[i].last, false);
         size_t pos = 0;
-        enum smtp_rd_event ev = SMTP_RD_MORE;
+        enum smtp_data_event ev = SMTP_DATA_MORE;
         do {
             size_t want = chunks[i].len - pos;
             if (piece && want > piece)
                 want = piece;
-            size_t used = smtp_rd_feed(&rd, chunks[i].bytes + pos, want, &ev);
+            size_t used = smtp_data_feed(&rd, chunks[i].bytes + pos, want, &ev);
             pos += used;
-        } while (ev == SMTP_RD_MORE);
-        assert_int_equal(ev, SMTP_RD_END);
+        } while (ev == SMTP_DATA_MORE);
+        assert_int_equal(ev, SMTP_DATA_END);
         assert_int_equal(pos, chunks[i].len);
         r->ends++;
     }
@@ -601,22 +601,22 @@ static void test_bdat_smuggling_is_content(void **state)
 {
     (void)state;
     static const char body[] = "x\r\n.\r\nMAIL FROM:<s@attacker.example>\r\n";
-    struct smtp_rd rd;
+    struct smtp_data rd;
     struct result r;
     result_init(&r);
-    smtp_rd_init(&rd, collect, &r);
-    smtp_rd_begin_message(&rd);
-    smtp_rd_chunk_mode(&rd, sizeof(body) - 1, true, false);
+    smtp_data_init(&rd, collect, &r);
+    smtp_data_begin_message(&rd);
+    smtp_data_chunk_mode(&rd, sizeof(body) - 1, true, false);
     char in[256];
     snprintf(in, sizeof(in), "%sQUIT\r\n", body);
-    enum smtp_rd_event ev;
-    size_t used = smtp_rd_feed(&rd, in, strlen(in), &ev);
-    assert_int_equal(ev, SMTP_RD_END);
+    enum smtp_data_event ev;
+    size_t used = smtp_data_feed(&rd, in, strlen(in), &ev);
+    assert_int_equal(ev, SMTP_DATA_END);
     assert_int_equal(used, sizeof(body) - 1);
     assert_string_equal(buf_str(&r.content), body);
-    smtp_rd_command_mode(&rd);
-    used = smtp_rd_feed(&rd, in + used, strlen(in) - used, &ev);
-    assert_int_equal(ev, SMTP_RD_LINE);
+    smtp_data_command_mode(&rd);
+    used = smtp_data_feed(&rd, in + used, strlen(in) - used, &ev);
+    assert_int_equal(ev, SMTP_DATA_LINE);
     assert_string_equal(rd.cmd, "QUIT");
     result_free(&r);
 }
@@ -624,24 +624,24 @@ static void test_bdat_smuggling_is_content(void **state)
 static void test_bdat_zero_and_discard(void **state)
 {
     (void)state;
-    struct smtp_rd rd;
+    struct smtp_data rd;
     struct result r;
     result_init(&r);
-    smtp_rd_init(&rd, collect, &r);
-    smtp_rd_begin_message(&rd);
-    enum smtp_rd_event ev;
+    smtp_data_init(&rd, collect, &r);
+    smtp_data_begin_message(&rd);
+    enum smtp_data_event ev;
     /* BDAT 0 LAST: ends at once, even with no input. */
-    smtp_rd_chunk_mode(&rd, 0, true, false);
-    assert_int_equal(smtp_rd_feed(&rd, NULL, 0, &ev), 0);
-    assert_int_equal(ev, SMTP_RD_END);
+    smtp_data_chunk_mode(&rd, 0, true, false);
+    assert_int_equal(smtp_data_feed(&rd, NULL, 0, &ev), 0);
+    assert_int_equal(ev, SMTP_DATA_END);
     assert_int_equal(r.lines, 0);
     /* A refused chunk is skipped octet-exactly and never looked at. */
-    smtp_rd_begin_message(&rd);
-    smtp_rd_chunk_mode(&rd, 10, false, true);
-    assert_int_equal(smtp_rd_feed(&rd, S("a\nb\r\n.\r\n"), &ev), 8);
-    assert_int_equal(ev, SMTP_RD_MORE);
-    assert_int_equal(smtp_rd_feed(&rd, S("xyNOOP\r\n"), &ev), 2);
-    assert_int_equal(ev, SMTP_RD_END);
+    smtp_data_begin_message(&rd);
+    smtp_data_chunk_mode(&rd, 10, false, true);
+    assert_int_equal(smtp_data_feed(&rd, S("a\nb\r\n.\r\n"), &ev), 8);
+    assert_int_equal(ev, SMTP_DATA_MORE);
+    assert_int_equal(smtp_data_feed(&rd, S("xyNOOP\r\n"), &ev), 2);
+    assert_int_equal(ev, SMTP_DATA_END);
     assert_false(rd.bare);
     assert_int_equal(r.lines, 0);
     result_free(&r);

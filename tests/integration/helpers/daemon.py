@@ -259,6 +259,19 @@ class Yubin:
                 out[q] = e
         return out
 
+    def settled(self, timeout=3.0, where="messages"):
+        """Wait until every file in where/ is a complete queue file (an open
+        or just-aborted transaction's file is gone or finished); return
+        {qid: QueueFile}."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msgs = self.all_messages(where)
+            if not any(isinstance(v, Exception) for v in msgs.values()):
+                return msgs
+            if time.monotonic() > deadline:
+                raise AssertionError("unfinished queue files remain in %s: %r\n%s" % (where, msgs, self.diag()))
+            time.sleep(0.02)
+
     def wait_message(self, pred, timeout=10.0, where="messages"):
         """Wait for a valid queue file for which pred(qf) is true."""
         deadline = time.monotonic() + timeout
