@@ -40,20 +40,26 @@ bin/yubin: $(B)/yubin
 	cp $(B)/yubin bin/yubin
 
 $(B)/yubin: $(LIB_OBJ) $(MAIN_OBJ)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+	@$(if $(V),,echo "  LD  $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+# V=1 shows the full compiler command lines.
+Q := $(if $(V),,@)
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*/*.h src/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	@$(if $(V),,echo "  CC  $(B)/$*.o")
+	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
 # Unit tests link the archive, so each pulls in only the modules it uses.
 $(B)/libyubin.a: $(LIB_OBJ)
-	rm -f $@
-	ar rcs $@ $^
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
 
 $(B)/tests/%: tests/unit/%.c $(B)/libyubin.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(B)/libyubin.a $(LDFLAGS_ALL) $(LIBS) $(shell pkg-config --libs cmocka)
+	@$(if $(V),,echo "  LD  $@")
+	$(Q)$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(B)/libyubin.a $(LDFLAGS_ALL) $(LIBS) $(shell pkg-config --libs cmocka)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done

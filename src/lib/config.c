@@ -709,7 +709,10 @@ static int entry_value(struct xctx *x, struct centry *e, const char **out)
     x->depth++;
     struct buf b = BUF_INIT;
     int rc = 0;
-    if (e->raw) {
+    if (e->p && e->p->noexpand && (e->raw || e->p->def)) {
+        /* Per-delivery templates ($user, $home ...): kept as written. */
+        buf_puts(&b, e->raw ? e->raw : e->p->def);
+    } else if (e->raw) {
         rc = expand_text(x, e->raw, strlen(e->raw), &b);
     } else if (e->p && e->p->def) {
         rc = expand_text(x, e->p->def, strlen(e->p->def), &b);

@@ -29,6 +29,61 @@ long var_maximal_queue_lifetime, var_bounce_queue_lifetime;
 long var_minimal_backoff_time, var_maximal_backoff_time, var_queue_run_delay;
 long var_delay_warning_time;
 char *var_alias_maps, *var_alias_database;
+char *var_recipient_delimiter;
+char *var_forward_path;
+char *var_home_mailbox;
+char *var_mail_spool_directory;
+char *var_mailbox_command;
+char *var_local_recipient_maps;
+char *var_luser_relay;
+char *var_allow_mail_to_commands;
+char *var_allow_mail_to_files;
+long var_command_time_limit;
+long var_mailbox_size_limit;
+char *var_prepend_delivered_header;
+bool var_owner_request_special;
+bool var_expand_owner_alias;
+char *var_local_transport;
+char *var_virtual_mailbox_domains;
+char *var_virtual_mailbox_base;
+char *var_virtual_mailbox_maps;
+char *var_virtual_uid_maps;
+char *var_virtual_gid_maps;
+long var_virtual_minimum_uid;
+char *var_virtual_transport;
+char *var_virtual_alias_maps;
+char *var_virtual_alias_domains;
+long var_bounce_size_limit;
+char *var_notify_classes;
+char *var_bounce_notice_recipient;
+char *var_2bounce_notice_recipient;
+char *var_double_bounce_sender;
+char *var_default_transport;
+char *var_relay_transport;
+char *var_transport_maps;
+char *var_transport_definitions;
+char *var_relayhost;
+char *var_smtp_fallback_relay;
+char *var_dns_servers;
+long var_default_destination_recipient_limit;
+long var_smtp_destination_recipient_limit;
+long var_lmtp_destination_recipient_limit;
+long var_default_destination_concurrency_limit;
+long var_smtp_destination_concurrency_limit;
+long var_local_destination_concurrency_limit;
+char *var_smtp_helo_name;
+char *var_smtp_tls_security_level;
+char *var_smtp_tls_CAfile;
+long var_smtp_connect_timeout;
+long var_smtp_helo_timeout;
+long var_smtp_mail_timeout;
+long var_smtp_rcpt_timeout;
+long var_smtp_data_init_timeout;
+long var_smtp_data_xfer_timeout;
+long var_smtp_data_done_timeout;
+long var_smtp_quit_timeout;
+long var_smtp_connection_cache_time_limit;
+long var_smtp_mx_address_limit;
 
 /*
  * myhostname: as Postfix's check_myhostname(): the name from gethostname();
@@ -155,6 +210,118 @@ const struct param param_table[] = {
     ROW_LIST(alias_maps, "hash:/etc/aliases",
          "The alias tables local delivery consults, in /etc/aliases syntax"),
     ROW_LIST(alias_database, "hash:/etc/aliases", "The alias tables newaliases checks"),
+    /* Local delivery (local(8), virtual(8), bounces) */
+    {.name = "recipient_delimiter", .type = P_STR, .def = "", .var = &var_recipient_delimiter,
+     .doc = "Characters that separate a user name from an address extension (user+ext); empty: none"},
+    {.name = "forward_path", .type = P_STR, .def = "$home/.forward${recipient_delimiter}${extension}, $home/.forward", .var = &var_forward_path, .noexpand = true,
+     .doc = "The .forward files local delivery looks for; $user $home $extension $recipient_delimiter are per delivery (not expanded at load)"},
+    {.name = "home_mailbox", .type = P_STR, .def = "", .var = &var_home_mailbox,
+     .doc = "Mailbox file relative to the user's home (Maildir/ with a trailing slash means Maildir); empty: mail_spool_directory"},
+    {.name = "mail_spool_directory", .type = P_STR, .def = "/var/mail", .var = &var_mail_spool_directory,
+     .doc = "Where mbox mailboxes live (a trailing slash means one Maildir per user)"},
+    {.name = "mailbox_command", .type = P_STR, .def = "", .var = &var_mailbox_command, .noexpand = true,
+     .doc = "Command that delivers to the mailbox (e.g. procmail), run as the recipient without a shell; not expanded at load"},
+    {.name = "local_recipient_maps", .type = P_LIST, .def = "unix:passwd.byname $alias_maps", .var = &var_local_recipient_maps,
+     .doc = "Tables of valid local recipients; unknown users are rejected at RCPT time (empty: accept all)"},
+    {.name = "luser_relay", .type = P_STR, .def = "", .var = &var_luser_relay, .noexpand = true,
+     .doc = "Where mail for unknown local users goes ($user, $local, $extension, $domain are per delivery); needs local_recipient_maps empty to matter"},
+    {.name = "allow_mail_to_commands", .type = P_LIST, .def = "alias, forward", .var = &var_allow_mail_to_commands,
+     .doc = "Where |command deliveries are allowed: alias, forward, include"},
+    {.name = "allow_mail_to_files", .type = P_LIST, .def = "alias, forward", .var = &var_allow_mail_to_files,
+     .doc = "Where /file deliveries are allowed: alias, forward, include"},
+    {.name = "command_time_limit", .type = P_TIME, .def = "1000s", .min = 1, .max = 7*DAY, .unit = 's', .var = &var_command_time_limit,
+     .doc = "Time limit for a delivery to a command"},
+    {.name = "mailbox_size_limit", .type = P_SIZE, .def = "51200000", .min = 0, .max = SIZE_MAX_BYTES, .var = &var_mailbox_size_limit,
+     .doc = "Largest mailbox or file local delivery writes to (0: no limit)"},
+    {.name = "prepend_delivered_header", .type = P_LIST, .def = "command, file, forward", .var = &var_prepend_delivered_header,
+     .doc = "Deliveries that get a Delivered-To: header: command, file, forward"},
+    {.name = "owner_request_special", .type = P_BOOL, .def = "yes", .var = &var_owner_request_special,
+     .doc = "Treat owner-NAME and NAME-request specially (no address extension)"},
+    {.name = "expand_owner_alias", .type = P_BOOL, .def = "no", .var = &var_expand_owner_alias,
+     .doc = "Use the expansion of owner-NAME as the sender of mail to NAME, instead of owner-NAME itself"},
+    {.name = "local_transport", .type = P_STR, .def = "local:$myhostname", .var = &var_local_transport,
+     .doc = "Transport[:nexthop] for the local address class"},
+    {.name = "virtual_mailbox_domains", .type = P_LIST, .def = "$virtual_mailbox_maps", .var = &var_virtual_mailbox_domains,
+     .doc = "Domains whose mailboxes are in virtual_mailbox_maps (users without system accounts)"},
+    {.name = "virtual_mailbox_base", .type = P_STR, .def = "", .var = &var_virtual_mailbox_base,
+     .doc = "Directory that virtual_mailbox_maps paths are relative to"},
+    {.name = "virtual_mailbox_maps", .type = P_LIST, .def = "", .var = &var_virtual_mailbox_maps,
+     .doc = "Table: address -> mailbox path under virtual_mailbox_base (trailing slash: Maildir)"},
+    {.name = "virtual_uid_maps", .type = P_LIST, .def = "", .var = &var_virtual_uid_maps,
+     .doc = "Table: address -> uid for virtual mailboxes (static:N for one uid)"},
+    {.name = "virtual_gid_maps", .type = P_LIST, .def = "", .var = &var_virtual_gid_maps,
+     .doc = "Table: address -> gid for virtual mailboxes (static:N for one gid)"},
+    {.name = "virtual_minimum_uid", .type = P_INT, .def = "100", .min = 0, .max = 2147483647, .var = &var_virtual_minimum_uid,
+     .doc = "Smallest uid virtual delivery will write as"},
+    {.name = "virtual_transport", .type = P_STR, .def = "virtual", .var = &var_virtual_transport,
+     .doc = "Transport[:nexthop] for the virtual mailbox class"},
+    {.name = "virtual_alias_maps", .type = P_LIST, .def = "", .var = &var_virtual_alias_maps,
+     .doc = "Table: address -> addresses, applied to every recipient (user@domain, user, @domain catch-all)"},
+    {.name = "virtual_alias_domains", .type = P_LIST, .def = "$virtual_alias_maps", .var = &var_virtual_alias_domains,
+     .doc = "Domains whose addresses exist only as virtual aliases"},
+    {.name = "bounce_size_limit", .type = P_SIZE, .def = "50000", .min = 1, .max = SIZE_MAX_BYTES, .var = &var_bounce_size_limit,
+     .doc = "Largest original message returned whole in a bounce (larger: headers only)"},
+    {.name = "notify_classes", .type = P_LIST, .def = "resource, software", .var = &var_notify_classes,
+     .doc = "Problems reported to the postmaster: bounce, 2bounce, delay, resource, software"},
+    {.name = "bounce_notice_recipient", .type = P_STR, .def = "postmaster", .var = &var_bounce_notice_recipient,
+     .doc = "Who gets postmaster copies of bounces (notify_classes bounce)"},
+    {.name = "2bounce_notice_recipient", .type = P_STR, .def = "postmaster", .var = &var_2bounce_notice_recipient,
+     .doc = "Who gets undeliverable bounces (notify_classes 2bounce is implied: a lost bounce always reaches the postmaster once)"},
+    {.name = "double_bounce_sender", .type = P_STR, .def = "double-bounce", .var = &var_double_bounce_sender,
+     .doc = "Sender of postmaster notifications; mail to it is discarded"},
+    /* Routing and the SMTP client */
+    {.name = "default_transport", .type = P_STR, .def = "smtp", .var = &var_default_transport,
+     .doc = "Transport[:nexthop] for the default address class (everything not local, virtual or relay)"},
+    {.name = "relay_transport", .type = P_STR, .def = "smtp", .var = &var_relay_transport,
+     .doc = "Transport[:nexthop] for domains in relay_domains. yubin's default is smtp, not Postfix's relay, so the relay and default classes are not split into two transactions to one next hop (field report S0)"},
+    {.name = "transport_maps", .type = P_LIST, .def = "", .var = &var_transport_maps,
+     .doc = "Tables: address or domain -> transport:nexthop (keys user@domain, domain, .domain, *)"},
+    {.name = "transport_definitions", .type = P_STR, .def = "", .var = &var_transport_definitions,
+     .doc = "yubin only: master.cf-style file defining named transports (pipe, extra smtp); empty: master.cf beside the configuration file, if present"},
+    {.name = "relayhost", .type = P_LIST, .def = "", .var = &var_relayhost,
+     .doc = "Next hop(s) for non-local mail, tried in order: host, host:port, [host], [address]:port"},
+    {.name = "smtp_fallback_relay", .type = P_LIST, .def = "", .var = &var_smtp_fallback_relay,
+     .doc = "Next hops tried when the destination is unreachable or defers at connection level"},
+    {.name = "dns_servers", .type = P_LIST, .def = "", .var = &var_dns_servers,
+     .doc = "yubin only: DNS servers as address[:port] ([v6]:port); empty: /etc/resolv.conf"},
+    {.name = "default_destination_recipient_limit", .type = P_INT, .def = "50", .min = 1, .max = 100000, .var = &var_default_destination_recipient_limit,
+     .doc = "Recipients per delivery transaction"},
+    {.name = "smtp_destination_recipient_limit", .type = P_INT, .def = "$default_destination_recipient_limit", .min = 1, .max = 100000, .var = &var_smtp_destination_recipient_limit,
+     .doc = "Recipients per SMTP transaction"},
+    {.name = "lmtp_destination_recipient_limit", .type = P_INT, .def = "$default_destination_recipient_limit", .min = 1, .max = 100000, .var = &var_lmtp_destination_recipient_limit,
+     .doc = "Recipients per LMTP transaction"},
+    {.name = "default_destination_concurrency_limit", .type = P_INT, .def = "20", .min = 1, .max = 10000, .var = &var_default_destination_concurrency_limit,
+     .doc = "Parallel deliveries to one destination"},
+    {.name = "smtp_destination_concurrency_limit", .type = P_INT, .def = "$default_destination_concurrency_limit", .min = 1, .max = 10000, .var = &var_smtp_destination_concurrency_limit,
+     .doc = "Parallel SMTP deliveries to one destination"},
+    {.name = "local_destination_concurrency_limit", .type = P_INT, .def = "2", .min = 1, .max = 10000, .var = &var_local_destination_concurrency_limit,
+     .doc = "Parallel local deliveries to one recipient"},
+    {.name = "smtp_helo_name", .type = P_STR, .def = "$myhostname", .var = &var_smtp_helo_name,
+     .doc = "The name the SMTP client sends in EHLO/HELO"},
+    {.name = "smtp_tls_security_level", .type = P_STR, .def = "may", .var = &var_smtp_tls_security_level, .choices = "none|may|encrypt|verify",
+     .doc = "SMTP client TLS: none, may (opportunistic STARTTLS), encrypt (required), verify (required, certificate checked)"},
+    {.name = "smtp_tls_CAfile", .type = P_STR, .def = "", .var = &var_smtp_tls_CAfile,
+     .doc = "CA certificates (PEM) for verifying servers; empty: the system's"},
+    {.name = "smtp_connect_timeout", .type = P_TIME, .def = "30s", .min = 1, .max = 3600, .unit = 's', .var = &var_smtp_connect_timeout,
+     .doc = "Time limit for the SMTP client to connect"},
+    {.name = "smtp_helo_timeout", .type = P_TIME, .def = "300s", .min = 1, .max = 3600, .unit = 's', .var = &var_smtp_helo_timeout,
+     .doc = "Time limit for the greeting and the EHLO reply"},
+    {.name = "smtp_mail_timeout", .type = P_TIME, .def = "300s", .min = 1, .max = 3600, .unit = 's', .var = &var_smtp_mail_timeout,
+     .doc = "Time limit for the MAIL FROM reply"},
+    {.name = "smtp_rcpt_timeout", .type = P_TIME, .def = "300s", .min = 1, .max = 3600, .unit = 's', .var = &var_smtp_rcpt_timeout,
+     .doc = "Time limit for each RCPT TO reply"},
+    {.name = "smtp_data_init_timeout", .type = P_TIME, .def = "120s", .min = 1, .max = 3600, .unit = 's', .var = &var_smtp_data_init_timeout,
+     .doc = "Time limit for the DATA reply"},
+    {.name = "smtp_data_xfer_timeout", .type = P_TIME, .def = "180s", .min = 1, .max = 3600, .unit = 's', .var = &var_smtp_data_xfer_timeout,
+     .doc = "Time limit for sending each block of message content"},
+    {.name = "smtp_data_done_timeout", .type = P_TIME, .def = "600s", .min = 1, .max = 3600, .unit = 's', .var = &var_smtp_data_done_timeout,
+     .doc = "Time limit for the reply to the final dot"},
+    {.name = "smtp_quit_timeout", .type = P_TIME, .def = "300s", .min = 1, .max = 3600, .unit = 's', .var = &var_smtp_quit_timeout,
+     .doc = "Time limit for the QUIT reply"},
+    {.name = "smtp_connection_cache_time_limit", .type = P_TIME, .def = "2s", .min = 0, .max = 3600, .unit = 's', .var = &var_smtp_connection_cache_time_limit,
+     .doc = "How long an idle SMTP connection is kept for reuse"},
+    {.name = "smtp_mx_address_limit", .type = P_INT, .def = "5", .min = 0, .max = 1000, .var = &var_smtp_mx_address_limit,
+     .doc = "Most MX/host addresses tried for one delivery (0: all)"},
 };
 
 const size_t param_count = ARRAY_LEN(param_table);

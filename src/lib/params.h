@@ -47,6 +47,8 @@ struct param {
     const char *doc;
     const char *choices;    /* P_STR only: "a|b|c", NULL = any value */
     param_compute_fn *compute;  /* when def is NULL */
+    bool noexpand;          /* stored as written: $names are per-delivery
+                               variables, expanded by the consumer */
 };
 
 extern const struct param param_table[];
@@ -80,5 +82,62 @@ extern long var_minimal_backoff_time, var_maximal_backoff_time, var_queue_run_de
 extern long var_delay_warning_time;
 /* Local delivery */
 extern char *var_alias_maps, *var_alias_database;
+
+/* Local delivery, routing and the SMTP client (issues 3 and 4) */
+extern char *var_recipient_delimiter;
+extern char *var_forward_path;
+extern char *var_home_mailbox;
+extern char *var_mail_spool_directory;
+extern char *var_mailbox_command;
+extern char *var_local_recipient_maps;
+extern char *var_luser_relay;
+extern char *var_allow_mail_to_commands;
+extern char *var_allow_mail_to_files;
+extern long var_command_time_limit;
+extern long var_mailbox_size_limit;
+extern char *var_prepend_delivered_header;
+extern bool var_owner_request_special;
+extern bool var_expand_owner_alias;
+extern char *var_local_transport;
+extern char *var_virtual_mailbox_domains;
+extern char *var_virtual_mailbox_base;
+extern char *var_virtual_mailbox_maps;
+extern char *var_virtual_uid_maps;
+extern char *var_virtual_gid_maps;
+extern long var_virtual_minimum_uid;
+extern char *var_virtual_transport;
+extern char *var_virtual_alias_maps;
+extern char *var_virtual_alias_domains;
+extern long var_bounce_size_limit;
+extern char *var_notify_classes;
+extern char *var_bounce_notice_recipient;
+extern char *var_2bounce_notice_recipient;
+extern char *var_double_bounce_sender;
+extern char *var_default_transport;
+extern char *var_relay_transport;
+extern char *var_transport_maps;
+extern char *var_transport_definitions;
+extern char *var_relayhost;
+extern char *var_smtp_fallback_relay;
+extern char *var_dns_servers;
+extern long var_default_destination_recipient_limit;
+extern long var_smtp_destination_recipient_limit;
+extern long var_lmtp_destination_recipient_limit;
+extern long var_default_destination_concurrency_limit;
+extern long var_smtp_destination_concurrency_limit;
+extern long var_local_destination_concurrency_limit;
+extern char *var_smtp_helo_name;
+extern char *var_smtp_tls_security_level;
+extern char *var_smtp_tls_CAfile;
+extern long var_smtp_connect_timeout;
+extern long var_smtp_helo_timeout;
+extern long var_smtp_mail_timeout;
+extern long var_smtp_rcpt_timeout;
+extern long var_smtp_data_init_timeout;
+extern long var_smtp_data_xfer_timeout;
+extern long var_smtp_data_done_timeout;
+extern long var_smtp_quit_timeout;
+extern long var_smtp_connection_cache_time_limit;
+extern long var_smtp_mx_address_limit;
 
 #endif
