@@ -39,9 +39,9 @@ bin/yubin: $(B)/yubin
 	@mkdir -p bin
 	cp $(B)/yubin bin/yubin
 
-$(B)/yubin: $(LIB_OBJ) $(MAIN_OBJ)
+$(B)/yubin: $(MAIN_OBJ) $(B)/libyubin.a
 	@$(if $(V),,echo "  LD  $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(MAIN_OBJ) $(B)/libyubin.a $(LIBS)
 
 # V=1 shows the full compiler command lines.
 Q := $(if $(V),,@)

@@ -16,6 +16,8 @@ int cmd_config(int argc, char **argv);     /* cmd/config_cmd.c: like postconf */
 int cmd_queue(int argc, char **argv);      /* cmd/queue_cmd.c: list/flush/delete/hold/release */
 int cmd_mailq(int argc, char **argv);      /* cmd/queue_cmd.c: mailq = yubin queue list */
 int cmd_sendmail(int argc, char **argv);   /* cmd/sendmail.c: the sendmail command line */
+int cmd_route(int argc, char **argv);      /* cmd/route_cmd.c: explain routing decisions */
+int cmd_check(int argc, char **argv);      /* cmd/check_cmd.c: find the field reports' traps */
 
 /* Load the configuration (path NULL: $YUBIN_CONFIG, default file, embedded)
  * and set up logging for a command-line tool (stderr, prefix "yubin:").

@@ -31,6 +31,7 @@
 #include "queue/envelope.h"
 #include "queue/qid.h"
 #include "route/route.h"
+#include "route/dns.h"
 #include "route/transport.h"
 
 struct event_base;
@@ -39,6 +40,21 @@ struct qmgr;
 struct dns;
 
 enum dlv_status { DLV_PENDING = 0, DLV_SENT = 2, DLV_DEFER = 4, DLV_BOUNCE = 5 };
+
+/* One final delivery that came out of a recipient's alias/.forward
+ * expansion: each is logged on its own line (to=<final>, orig_to=<the
+ * recipient>) and named in a bounce, as Postfix's local(8) does. A part with
+ * forward=true still has to be resubmitted to its address by the
+ * dispatcher (it fills in "forwarded as NEWQID"). */
+struct dlv_part {
+    char *to;
+    enum dlv_status status;
+    char dsn[16];
+    char *text;
+    char *relay;                /* "local", "procmail", a command name ... */
+    char *hint;                 /* extra bounce line (loop hint), or NULL */
+    bool forward;
+};
 
 struct dlv_rcpt {
     size_t index;               /* recipient index in the queue file */
@@ -56,7 +72,13 @@ struct dlv_rcpt {
     char *hint;                 /* an extra explanation line for the bounce, or NULL */
     char *orig_to;              /* for orig_to= in the log when an alias changed it, or NULL */
     double t_conn, t_xfer;      /* delays c and d, seconds */
+    struct dlv_part *parts;     /* expansion results (local delivery), or NULL */
+    size_t nparts;
+    char *forward_sender;       /* sender for forwarded parts (owner-alias), or NULL */
 };
+/* Append a part to r (copies the strings). */
+struct dlv_part *dlv_add_part(struct dlv_rcpt *r, const char *to, enum dlv_status st, const char *dsn,
+                              const char *relay, const char *text);
 
 /* The message an attempt works on (shared by its jobs, read-only). */
 struct dlv_msg {
@@ -72,6 +94,10 @@ struct dlv_job {
     struct dlv_msg *msg;
     const struct transport_def *t;
     char nexthop[512];
+    /* smtp/lmtp: the dispatcher's DNS answer for the first next hop (used
+     * for grouping; the agent tries these hosts first), or NULL when the
+     * agent must resolve the next hop itself. Owned by the dispatcher. */
+    const struct dns_result *dns;
     struct dlv_rcpt **rcpt;
     size_t n;
     /* Called by the agent exactly once, on the event loop, when every

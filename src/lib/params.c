@@ -29,6 +29,15 @@ long var_maximal_queue_lifetime, var_bounce_queue_lifetime;
 long var_minimal_backoff_time, var_maximal_backoff_time, var_queue_run_delay;
 long var_delay_warning_time;
 char *var_alias_maps, *var_alias_database;
+char *var_canonical_maps;
+char *var_sender_canonical_maps;
+char *var_recipient_canonical_maps;
+char *var_canonical_classes;
+char *var_masquerade_domains;
+char *var_masquerade_exceptions;
+char *var_masquerade_classes;
+char *var_propagate_unmatched_extensions;
+bool var_reject_unlisted_sender;
 char *var_recipient_delimiter;
 char *var_forward_path;
 char *var_home_mailbox;
@@ -269,6 +278,25 @@ const struct param param_table[] = {
      .doc = "Who gets undeliverable bounces (notify_classes 2bounce is implied: a lost bounce always reaches the postmaster once)"},
     {.name = "double_bounce_sender", .type = P_STR, .def = "double-bounce", .var = &var_double_bounce_sender,
      .doc = "Sender of postmaster notifications; mail to it is discarded"},
+    /* Address rewriting (cleanup) */
+    {.name = "canonical_maps", .type = P_LIST, .def = "", .var = &var_canonical_maps,
+     .doc = "Tables: address -> address, for senders and recipients (before virtual aliases)"},
+    {.name = "sender_canonical_maps", .type = P_LIST, .def = "", .var = &var_sender_canonical_maps,
+     .doc = "Tables: address -> address, for senders only (applied before canonical_maps)"},
+    {.name = "recipient_canonical_maps", .type = P_LIST, .def = "", .var = &var_recipient_canonical_maps,
+     .doc = "Tables: address -> address, for recipients only (applied before canonical_maps)"},
+    {.name = "canonical_classes", .type = P_LIST, .def = "envelope_sender, envelope_recipient, header_sender, header_recipient", .var = &var_canonical_classes,
+     .doc = "What canonical mapping rewrites"},
+    {.name = "masquerade_domains", .type = P_LIST, .def = "", .var = &var_masquerade_domains,
+     .doc = "Domains to strip subdomains down to (host.example.com -> example.com); !domain excludes"},
+    {.name = "masquerade_exceptions", .type = P_LIST, .def = "", .var = &var_masquerade_exceptions,
+     .doc = "User names never masqueraded (e.g. root)"},
+    {.name = "masquerade_classes", .type = P_LIST, .def = "envelope_sender, header_sender, header_recipient", .var = &var_masquerade_classes,
+     .doc = "What masquerading rewrites"},
+    {.name = "propagate_unmatched_extensions", .type = P_LIST, .def = "canonical, virtual", .var = &var_propagate_unmatched_extensions,
+     .doc = "Where an address extension (+ext) is copied to the mapping result"},
+    {.name = "reject_unlisted_sender", .type = P_BOOL, .def = "no", .var = &var_reject_unlisted_sender,
+     .doc = "Reject a sender that claims one of our domains but is not a known address there (field report S2)"},
     /* Routing and the SMTP client */
     {.name = "default_transport", .type = P_STR, .def = "smtp", .var = &var_default_transport,
      .doc = "Transport[:nexthop] for the default address class (everything not local, virtual or relay)"},

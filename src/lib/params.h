@@ -139,5 +139,15 @@ extern long var_smtp_data_done_timeout;
 extern long var_smtp_quit_timeout;
 extern long var_smtp_connection_cache_time_limit;
 extern long var_smtp_mx_address_limit;
+/* Address rewriting */
+extern char *var_canonical_maps;
+extern char *var_sender_canonical_maps;
+extern char *var_recipient_canonical_maps;
+extern char *var_canonical_classes;
+extern char *var_masquerade_domains;
+extern char *var_masquerade_exceptions;
+extern char *var_masquerade_classes;
+extern char *var_propagate_unmatched_extensions;
+extern bool var_reject_unlisted_sender;
 
 #endif

@@ -263,7 +263,13 @@ void qmgr_attempt_done(struct qmgr *m, const char *qid, bool deferred)
         qmgr_unlink(m, e);
         return;
     }
+    /* The delivery side wrote the schedule with the message's real age;
+     * our in-memory arrival is only the time we learned of the message. */
     double delay = qmgr_backoff(time_now() - e->arrival);
+    struct queue_defer d;
+    if (queue_defer_read(m->q, qid, &d) == 0 && d.next_attempt > 0)
+        delay = d.next_attempt - time_now();
+    queue_defer_free(&d);
     qmgr_schedule(e, delay);
 }
 
