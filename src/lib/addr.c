@@ -34,6 +34,7 @@ struct cursor {
 struct local_part {
     char text[ADDR_LOCAL_MAX + 1];
     size_t len;
+    bool quoted;                /* written as a quoted-string */
 };
 
 static bool addr_is_control(unsigned c)
@@ -133,6 +134,26 @@ static bool addr_is_dot_atom(const char *text, size_t len)
 }
 
 /*
+ * The unquoted local parts real mail carries: RFC 5321 dot-atoms, plus the
+ * leading, trailing and doubled dots of the Japanese carriers' legacy
+ * addresses ("taro..x@docomo.ne.jp", "x.@ezweb.ne.jp"), which Postfix and
+ * Sendmail accept and which are kept as written. At least one atext.
+ */
+static bool addr_is_lax_dot_atom(const char *text, size_t len)
+{
+    bool atext = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned b = (unsigned char)text[i];
+        if (b == '.')
+            continue;
+        if (b < 0x80 && !addr_is_atext(b))
+            return false;
+        atext = true;
+    }
+    return atext;
+}
+
+/*
  * Local-part = Dot-string / Quoted-string. The decoded bytes go to lp; the
  * raw form may be at most ADDR_LOCAL_MAX octets, and the decoded form is
  * never longer than the raw one, so lp->text cannot overflow.
@@ -144,7 +165,9 @@ static enum addr_error addr_parse_local(struct cursor *c, struct local_part *lp)
     size_t n;
 
     lp->len = 0;
+    lp->quoted = false;
     if (addr_at(c, '"')) {
+        lp->quoted = true;
         c->pos++;
         for (;;) {
             if (c->pos >= c->len)
@@ -187,7 +210,7 @@ static enum addr_error addr_parse_local(struct cursor *c, struct local_part *lp)
         c->pos += n;
     }
     lp->text[lp->len] = 0;
-    return addr_is_dot_atom(lp->text, lp->len) ? ADDR_OK : ADDR_ERR_SYNTAX;
+    return addr_is_lax_dot_atom(lp->text, lp->len) ? ADDR_OK : ADDR_ERR_SYNTAX;
 }
 
 /*
@@ -321,7 +344,7 @@ static bool addr_canon_local(const struct local_part *lp, char *out, size_t outs
 {
     size_t o = 0;
 
-    if (addr_is_dot_atom(lp->text, lp->len)) {
+    if (addr_is_dot_atom(lp->text, lp->len) || (!lp->quoted && addr_is_lax_dot_atom(lp->text, lp->len))) {
         if (lp->len >= outsize)
             return false;
         memcpy(out, lp->text, lp->len + 1);

@@ -1117,6 +1117,15 @@ static int config_load_embedded(struct buf *err)
     char *queue = xasprintf("%s/yubin-state/queue", dir);
     cstate_set(st, "queue_directory", queue, 0);
     free(queue);
+    /* Mail for anyone@localhost lands in a Maildir per user under the state
+     * folder, whether or not the user exists here: a newcomer can send a
+     * test message and read it at once. */
+    char *spool = xasprintf("%s/yubin-state/mail/", dir);
+    cstate_set(st, "mail_spool_directory", spool, 0);
+    free(spool);
+    cstate_set(st, "local_recipient_maps", "", 0);
+    cstate_set(st, "alias_maps", "", 0);
+    cstate_set(st, "alias_database", "", 0);
     free(dir);
     free(cwd);
     cstate_set(st, "smtpd_listen", "127.0.0.1:2525", 0);

@@ -112,9 +112,11 @@ static const struct path_case path_cases[] = {
     {"<<user@example.com>>", B, ADDR_ERR_SYNTAX, NULL, NULL, false},
     /* malformed local parts and domains */
     {"<user@@example.com>", B, ADDR_ERR_SYNTAX, NULL, NULL, false},
-    {"<.user@example.com>", B, ADDR_ERR_SYNTAX, NULL, NULL, false},
-    {"<user.@example.com>", B, ADDR_ERR_SYNTAX, NULL, NULL, false},
-    {"<us..er@example.com>", B, ADDR_ERR_SYNTAX, NULL, NULL, false},
+    /* the Japanese carriers' legacy local parts: accepted and kept as written */
+    {"<.user@example.com>", B, ADDR_OK, ".user@example.com", "example.com", false},
+    {"<user.@ezweb.ne.jp>", B, ADDR_OK, "user.@ezweb.ne.jp", "ezweb.ne.jp", false},
+    {"<taro..x@docomo.ne.jp>", B, ADDR_OK, "taro..x@docomo.ne.jp", "docomo.ne.jp", false},
+    {"<...@example.com>", B, ADDR_ERR_SYNTAX, NULL, NULL, false},
     {"<user name@example.com>", B, ADDR_ERR_SYNTAX, NULL, NULL, false},
     {"<us(er@example.com>", B, ADDR_ERR_SYNTAX, NULL, NULL, false},
     {"<user@-example.com>", B, ADDR_ERR_SYNTAX, NULL, NULL, false},
