@@ -38,7 +38,9 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 #include "deliver/deliver.h"
+#include "lib/buf.h"
 
 struct mbox_headers {
     const char *sender;         /* Return-Path and the From_ line; "" = null sender */
@@ -59,5 +61,39 @@ void mailbox_maildir(const char *dir, const struct mbox_headers *h, const struct
  * "delivered to file: PATH"). as_file selects that wording. */
 void mailbox_mbox(const char *path, const struct mbox_headers *h, const struct dlv_msg *m,
                   long owner_uid, bool as_file, struct mbox_result *out);
+
+/* Set the total time the mbox lock retries may take (dotlock and fcntl
+ * share it; default 5000 ms). Tests shorten it. */
+void mailbox_set_lock_wait_ms(long ms);
+
+/* The enhanced status code for a failed write or open with this errno:
+ * EAGAIN/EWOULDBLOCK/ESTALE 4.2.0, ENOSPC 4.3.0 (also ENOMEM, EMFILE,
+ * ENFILE: resources that come back), EDQUOT/EFBIG 5.2.2, others 5.2.0. */
+const char *mailbox_errno_dsn(int err);
+
+/*
+ * The copy every mailbox, file and command delivery makes (shared with
+ * pipe_exec.c): the optional From_ line, the prepended headers, then the
+ * queued content with CRLF turned into LF and a final LF added when the
+ * content lacks one. Header values are copied with control characters
+ * replaced by '_', so a value can never start a new header.
+ */
+enum {
+    MAILBOX_COPY_FROM = 1,      /* "From SENDER  DATE" line first */
+    MAILBOX_COPY_QUOTE = 2,     /* ">From " for lines starting with "From " */
+    MAILBOX_COPY_BLANK = 4,     /* an empty line after the message */
+};
+/* from_sender is the From_ line's sender (NULL or "" = MAILER-DAEMON).
+ * Results of mailbox_copy: 0 done; MAILBOX_COPY_STOPPED when the writer
+ * returned 1 (it wants no more, not an error); MAILBOX_COPY_WRITE_ERROR
+ * when it returned -1 (errno as it left it); MAILBOX_COPY_READ_ERROR when
+ * the queue file could not be read (errno set). */
+enum { MAILBOX_COPY_STOPPED = 1, MAILBOX_COPY_WRITE_ERROR = -1, MAILBOX_COPY_READ_ERROR = -2 };
+int mailbox_copy(const struct dlv_msg *m, const struct mbox_headers *h, unsigned flags, const char *from_sender,
+                 int (*write_fn)(void *arg, const char *p, size_t n), void *arg);
+
+/* The From_ line without its LF: "From SENDER  Www Mmm dd hh:mm:ss yyyy"
+ * (asctime of localtime(now), in English whatever the locale). */
+void mailbox_from_line(struct buf *out, const char *sender, time_t now);
 
 #endif

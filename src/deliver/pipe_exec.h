@@ -5,7 +5,10 @@
  * Never a shell: the command is an argv, executed with execve after the
  * caller has switched to the target uid/gid. ("|command" text from an alias
  * is split into words by pipe_exec_split(), honouring simple double quotes;
- * shell metacharacters in it are an error, not a feature.) The environment
+ * shell metacharacters in it are an error, not a feature. "$NAME" and
+ * "${NAME}" references are kept in their word for the caller to substitute
+ * per delivery, so Postfix's usual mailbox_command = /usr/bin/procmail -a
+ * "$EXTENSION" works, with the value always one argument.) The environment
  * is fixed and sanitised: PATH=/usr/bin:/bin, HOME, USER, LOGNAME, SHELL,
  * SENDER, RECIPIENT, ORIGINAL_RECIPIENT, EXTENSION, DOMAIN, LOCAL, each
  * stripped of control characters. The message is written to the command's
